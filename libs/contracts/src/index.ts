@@ -1,0 +1,31 @@
+export { Subjects, Streams, QueueGroups, Headers } from './subjects/subjects';
+export { KeelError, retryable } from './errors/keel-error';
+export type { ErrorCode, ErrorBody, KeelErrorOptions } from './errors/keel-error';
+export {
+  TASK_STATUSES, TaskStatusSchema, TERMINAL_STATUSES, isTerminal, SubmitTaskSchema, FeedbackSchema,
+} from './tasks/tasks';
+export type { TaskStatus, SubmitTask, Feedback, Usage, TaskView, TaskEvent } from './tasks/tasks';
+export { StepWorkSchema, stepMsgId } from './steps/steps';
+export type { StepWork } from './steps/steps';
+export {
+  ToolCallSchema, ChatMessageSchema, UsageSchema, ScriptTurnSchema, ScriptSchema, ToolSpecSchema,
+  CompleteRequestSchema, CompleteResponseSchema, AttemptSchema,
+} from './router/router';
+export type { ToolCall, ChatMessage, ScriptTurn, ToolSpec, CompleteRequest, CompleteResponse, Attempt } from './router/router';
+export {
+  SCREEN_CHANNELS, ScreenChannelSchema, ScreenRequestSchema, ScreenResponseSchema, VerdictSchema,
+} from './guardrail/guardrail';
+export type { ScreenChannel, ScreenRequest, ScreenResponse, Verdict } from './guardrail/guardrail';
+export { ExecuteToolRequestSchema, ExecuteToolResponseSchema, DescribeToolsRequestSchema } from './tools/tools';
+export type { ExecuteToolRequest, ExecuteToolResponse, DescribeToolsRequest } from './tools/tools';
+export {
+  RiskTierSchema, ApprovalCheckRequestSchema, ApprovalCheckResponseSchema, CallDecisionSchema,
+  ApprovalDecidedSchema, DecisionBodySchema,
+} from './approvals/approvals';
+export type { RiskTier, ApprovalCheckRequest, ApprovalCheckResponse, CallDecision, ApprovalDecided } from './approvals/approvals';
+export { ROLES, RoleSchema, VerifyKeyRequestSchema, VerifyKeyResponseSchema } from './auth/auth';
+export type { Role, Principal, VerifyKeyResponse } from './auth/auth';
+export { DEAD_LETTER_REASONS, DeadLetterSchema } from './dead-letters/dead-letters';
+export type { DeadLetter } from './dead-letters/dead-letters';
+export { AgentSchema, AgentToolSchema, DEFAULT_LIMITS } from './agents/agents';
+export type { Agent, AgentTool } from './agents/agents';

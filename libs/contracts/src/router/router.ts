@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+export const ToolCallSchema = z.object({
+  id: z.string().optional(),
+  name: z.string().min(1).max(128),
+  arguments: z.record(z.string(), z.unknown()).default({}),
+});
+export type ToolCall = z.infer<typeof ToolCallSchema>;
+
+export const ChatMessageSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('system'), content: z.string() }),
+  z.object({ role: z.literal('user'), content: z.string() }),
+  z.object({ role: z.literal('assistant'), content: z.string().nullable(), toolCalls: z.array(ToolCallSchema).optional() }),
+  z.object({ role: z.literal('tool'), toolCallId: z.string(), name: z.string(), content: z.string() }),
+]);
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+
+export const UsageSchema = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+});
+
+/** One turn of the built-in `scripted` model (design.md, "scripted turns"). */
+export const ScriptTurnSchema = z.object({
+  content: z.string().optional(),
+  toolCalls: z.array(ToolCallSchema).optional(),
+  fault: z.union([
+    z.object({ status: z.number().int().min(400).max(599), retryAfterMs: z.number().int().nonnegative().optional() }).strict(),
+    z.object({ timeout: z.literal(true) }).strict(),
+    z.object({ malformed: z.literal(true) }).strict(),
+  ]).optional(),
+  reply: z.literal('echo').optional(),
+  latencyMs: z.number().int().nonnegative().max(600_000).optional(),
+  usage: UsageSchema.optional(),
+  confidence: z.number().min(0).max(1).optional(),
+}).strict().refine((t) => [t.content !== undefined, t.toolCalls !== undefined, t.fault !== undefined, t.reply !== undefined].filter(Boolean).length >= 1, {
+  message: 'a turn needs one of content, toolCalls, fault or reply',
+});
+export type ScriptTurn = z.infer<typeof ScriptTurnSchema>;
+export const ScriptSchema = z.array(ScriptTurnSchema).min(1).max(10_000);
+
+export const ToolSpecSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  parameters: z.record(z.string(), z.unknown()),
+});
+export type ToolSpec = z.infer<typeof ToolSpecSchema>;
+
+/** Request on `keel.v1.router.complete`. */
+export const CompleteRequestSchema = z.object({
+  taskId: z.string(),
+  tenant: z.string(),
+  agent: z.string(),
+  step: z.number().int().positive(),
+  model: z.string().regex(/^[a-z0-9_-]+\/.+$/, 'model ids are provider/model, e.g. scripted/default'),
+  messages: z.array(ChatMessageSchema).min(1),
+  tools: z.array(ToolSpecSchema).default([]),
+  /** For `scripted`: the script and how many of its turns earlier calls consumed. */
+  script: ScriptSchema.optional(),
+  scriptCursor: z.number().int().nonnegative().default(0),
+  /** Absolute deadline (epoch ms) for all attempts together. */
+  deadline: z.number().int().positive(),
+}).strict();
+export type CompleteRequest = z.infer<typeof CompleteRequestSchema>;
+
+export const AttemptSchema = z.object({
+  attempt: z.number().int().positive(),
+  error: z.object({ code: z.string(), message: z.string(), status: z.number().optional() }).optional(),
+  delayMs: z.number().nonnegative().optional(),
+  latencyMs: z.number().nonnegative(),
+});
+export type Attempt = z.infer<typeof AttemptSchema>;
+
+export const CompleteResponseSchema = z.object({
+  model: z.string(),
+  content: z.string().nullable(),
+  toolCalls: z.array(ToolCallSchema),
+  finishReason: z.enum(['stop', 'tool_calls', 'length']),
+  usage: UsageSchema,
+  costUsd: z.number().nonnegative(),
+  confidence: z.number().min(0).max(1).optional(),
+  attempts: z.array(AttemptSchema),
+  scriptTurnsConsumed: z.number().int().nonnegative(),
+});
+export type CompleteResponse = z.infer<typeof CompleteResponseSchema>;

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+
+/**
+ * A step work item on `keel.v1.steps.run`. `step` is the 1-based step to run;
+ * the Nats-Msg-Id is `${taskId}:${step}` (plus a suffix when a step is
+ * re-dispatched on purpose, e.g. after an approval), so a publish repeated
+ * after a crash is de-duplicated by JetStream.
+ */
+export const StepWorkSchema = z.object({
+  taskId: z.uuid(),
+  step: z.number().int().positive(),
+  reason: z.enum(['start', 'next', 'resume', 'redispatch']).default('next'),
+}).strict();
+export type StepWork = z.infer<typeof StepWorkSchema>;
+
+export const stepMsgId = (w: { taskId: string; step: number; reason?: string }, suffix = ''): string =>
+  `${w.taskId}:${w.step}${w.reason === 'resume' || w.reason === 'redispatch' ? `:${w.reason}${suffix}` : ''}`;

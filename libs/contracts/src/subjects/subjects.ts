@@ -1,0 +1,56 @@
+/**
+ * Every NATS subject and JetStream stream Keel uses. The version lives in the
+ * subject (`keel.v1.…`); a breaking change to a message adds `keel.v2.…`.
+ *
+ * Work that must survive a crash is a JetStream work item (durable,
+ * redelivered); a hop whose caller already holds a durable work item is a core
+ * NATS request/reply with a timeout. See docs/architecture.md.
+ */
+export const Subjects = {
+  /** JetStream, stream KEEL_TASKS: task submissions from outside (Nats-Msg-Id de-duplicates). */
+  tasksSubmit: 'keel.v1.tasks.submit',
+  /** Core NATS: live events of one task (the durable copy is in Postgres). */
+  taskEvents: (taskId: string) => `keel.v1.tasks.${taskId}.events`,
+  /** JetStream, stream KEEL_STEPS: one work item per task step. */
+  stepsRun: 'keel.v1.steps.run',
+  /** Request/reply: screen a text. */
+  guardrailScreen: 'keel.v1.guardrail.screen',
+  /** Request/reply: one model turn through the router. */
+  routerComplete: 'keel.v1.router.complete',
+  /** Request/reply: execute a tool call (idempotent by key through the ledger). */
+  toolsExecute: 'keel.v1.tools.execute',
+  /** Request/reply: the tool specs (JSON Schemas) of an agent's tools. */
+  toolsDescribe: 'keel.v1.tools.describe',
+  /** Request/reply: risk and confidence policy for proposed tool calls; opens gates. */
+  approvalsCheck: 'keel.v1.approvals.check',
+  /** JetStream, stream KEEL_APPROVALS: a human decided a gate. */
+  approvalsDecided: 'keel.v1.approvals.decided',
+  /** Request/reply: verify an API key (the orchestrator owns keys). */
+  authVerify: 'keel.v1.auth.verify',
+  /** JetStream, stream KEEL_DLQ: dead letters, one subject per recording service. */
+  deadLetter: (service: string) => `keel.v1.dlq.${service}`,
+  deadLetterAll: 'keel.v1.dlq.>',
+} as const;
+
+export const Streams = {
+  tasks: 'KEEL_TASKS',
+  steps: 'KEEL_STEPS',
+  approvals: 'KEEL_APPROVALS',
+  deadLetters: 'KEEL_DLQ',
+} as const;
+
+/** Queue groups: one member of each group answers a request. */
+export const QueueGroups = {
+  orchestrator: 'orchestrator',
+  router: 'router',
+  guardrail: 'guardrail',
+  toolExecutor: 'tool-executor',
+  approval: 'approval',
+} as const;
+
+/** Message headers Keel sets besides the W3C `traceparent`/`tracestate`. */
+export const Headers = {
+  msgId: 'Nats-Msg-Id',
+  tenant: 'Keel-Tenant',
+  authorization: 'Authorization',
+} as const;

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** Request on `keel.v1.tools.execute`. `idempotencyKey` is `${taskId}:${step}:${callIndex}`. */
+export const ExecuteToolRequestSchema = z.object({
+  idempotencyKey: z.string().min(1).max(300),
+  taskId: z.string(),
+  tenant: z.string(),
+  agent: z.string(),
+  step: z.number().int().positive(),
+  name: z.string().min(1).max(128),
+  arguments: z.record(z.string(), z.unknown()),
+  timeoutMs: z.number().int().positive().max(600_000),
+}).strict();
+export type ExecuteToolRequest = z.infer<typeof ExecuteToolRequestSchema>;
+
+export const ExecuteToolResponseSchema = z.object({
+  ok: z.boolean(),
+  /** The tool's result (JSON) when ok. */
+  result: z.unknown().optional(),
+  /** A tool error the model should see (bad arguments, egress denied, HTTP failure…). */
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** True when the ledger already held this key and the tool did not run again. */
+  replayed: z.boolean(),
+  durationMs: z.number().nonnegative(),
+});
+export type ExecuteToolResponse = z.infer<typeof ExecuteToolResponseSchema>;
+
+export const DescribeToolsRequestSchema = z.object({ agent: z.string() }).strict();
+export type DescribeToolsRequest = z.infer<typeof DescribeToolsRequestSchema>;

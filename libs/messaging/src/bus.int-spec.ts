@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { KeelError, Streams } from '@keel/contracts';
+import type { DeadLetter } from '@keel/contracts';
+import { createLogger } from '@keel/telemetry';
+import { startNats, waitFor } from '@keel/testing';
+import type { TestNats } from '@keel/testing';
+import { Bus } from './bus';
+import type { StreamDef } from './streams';
+
+const logger = createLogger('test', { level: 'silent' });
+const Item = z.object({ n: z.number().int() }).strict();
+
+async function deadLetters(bus: Bus): Promise<DeadLetter[]> {
+  const info = await bus.jsm.streams.info(Streams.deadLetters).catch(() => null);
+  if (!info) return [];
+  const out: DeadLetter[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await bus.jsm.streams.getMessage(Streams.deadLetters, { seq }).catch(() => null);
+    if (m) out.push(m.json<DeadLetter>());
+  }
+  return out;
+}
+
+describe('Bus on a real nats-server', () => {
+  let nats: TestNats;
+  let bus: Bus;
+  let n = 0;
+  const streamDef = (): StreamDef => {
+    n += 1;
+    return { name: `T${n}`, subjects: [`test.${n}.work`], retention: RetentionPolicy.Workqueue, storage: StorageType.File };
+  };
+
+  beforeAll(async () => {
+    nats = await startNats();
+    bus = await Bus.connect({ url: nats.url, service: 'test', logger });
+  });
+  afterAll(async () => {
+    await bus.close(1000);
+    await nats.stop();
+  });
+
+  it('delivers valid work items, de-duplicates by msg id, and acks them away', async () => {
+    const def = streamDef();
+    const seen: number[] = [];
+    await bus.consume({ stream: def, durable: 'w', schema: Item, handler: async (d) => { seen.push(d.n); } });
+    const a = await bus.publish(def.subjects[0], { n: 1 }, { msgId: 'one' });
+    const b = await bus.publish(def.subjects[0], { n: 1 }, { msgId: 'one' });
+    await bus.publish(def.subjects[0], { n: 2 }, { msgId: 'two' });
+    expect(b.duplicate).toBe(true);
+    expect(b.seq).toBe(a.seq);
+    await waitFor('two items', () => seen.length === 2);
+    await waitFor('work queue empty', async () => (await bus.jsm.streams.info(def.name)).state.messages === 0);
+    expect(seen.sort()).toEqual([1, 2]);
+  });
+
+  it('dead-letters a malformed message with the validation error, and keeps consuming', async () => {
+    const def = streamDef();
+    const seen: number[] = [];
+    await bus.consume({ stream: def, durable: 'w', schema: Item, handler: async (d) => { seen.push(d.n); } });
+    await bus.js.publish(def.subjects[0], new TextEncoder().encode('{"n": "x"}'), { headers: undefined });
+    await bus.js.publish(def.subjects[0], new Uint8Array([0xff, 0xfe]));
+    await bus.publish(def.subjects[0], { n: 3 });
+    await waitFor('good item', () => seen.includes(3));
+    const letters = await waitFor('two dead letters', async () => {
+      const l = (await deadLetters(bus)).filter((x) => x.subject === def.subjects[0]);
+      return l.length === 2 ? l : undefined;
+    });
+    expect(letters[0]).toMatchObject({ reason: 'validation_error', service: 'test', data: '{"n": "x"}', encoding: 'utf8', stream: def.name, consumer: 'w' });
+    expect(letters[0].error.message).toMatch(/n: .*number/);
+    expect(letters[1]).toMatchObject({ reason: 'validation_error', encoding: 'base64', data: Buffer.from([0xff, 0xfe]).toString('base64') });
+    expect(letters[1].error.message).toMatch(/not valid UTF-8/);
+  });
+
+  it('retries a retryable failure with backoff, then dead-letters after max deliveries and calls the hook', async () => {
+    const def = streamDef();
+    const attempts: number[] = [];
+    const hooked: unknown[] = [];
+    await bus.consume({
+      stream: def, durable: 'w', schema: Item, maxDeliver: 2,
+      handler: async (_d, ctx) => {
+        attempts.push(ctx.deliveryCount);
+        throw new KeelError('unavailable', 'peer down', { retryable: true, retryAfterMs: 50 });
+      },
+      onDeadLetter: async (d) => { hooked.push(d); },
+    });
+    await bus.publish(def.subjects[0], { n: 7 });
+    await waitFor('hook', () => hooked.length === 1, 10_000);
+    expect(attempts).toEqual([1, 2]);
+    expect(hooked[0]).toEqual({ n: 7 });
+    const letter = (await deadLetters(bus)).find((l) => l.subject === def.subjects[0]);
+    expect(letter).toMatchObject({ reason: 'max_deliveries', deliveries: 2, error: { code: 'unavailable', message: 'peer down' } });
+    expect((await bus.jsm.streams.info(def.name)).state.messages).toBe(0);
+  });
+
+  it('dead-letters a terminal error at once', async () => {
+    const def = streamDef();
+    let calls = 0;
+    await bus.consume({ stream: def, durable: 'w', schema: Item, handler: async () => { calls++; throw new KeelError('invalid_request', 'cannot ever work'); } });
+    await bus.publish(def.subjects[0], { n: 1 });
+    const letter = await waitFor('letter', async () => (await deadLetters(bus)).find((l) => l.subject === def.subjects[0]));
+    expect(letter).toMatchObject({ reason: 'terminal_error', error: { code: 'invalid_request' } });
+    expect(calls).toBe(1);
+  });
+
+  it('answers requests, maps handler errors, dead-letters malformed requests, and times out', async () => {
+    bus.serve({ subject: 'test.echo', queue: 'q', schema: Item, handler: async (r) => {
+      if (r.n < 0) throw new KeelError('not_found', 'negative');
+      return { doubled: r.n * 2 };
+    } });
+    const Reply = z.object({ doubled: z.number() });
+    await expect(bus.request('test.echo', { n: 21 }, Reply, { timeoutMs: 2000 })).resolves.toEqual({ doubled: 42 });
+    await expect(bus.request('test.echo', { n: -1 }, Reply, { timeoutMs: 2000 })).rejects.toMatchObject({ code: 'not_found', message: 'negative' });
+    await expect(bus.request('test.echo', { n: 'x' }, Reply, { timeoutMs: 2000 })).rejects.toMatchObject({ code: 'invalid_request' });
+    const letter = await waitFor('letter', async () => (await deadLetters(bus)).find((l) => l.subject === 'test.echo'));
+    expect(letter.reason).toBe('validation_error');
+    await expect(bus.request('test.nobody', { n: 1 }, Reply, { timeoutMs: 500 })).rejects.toMatchObject({ code: 'unavailable', retryable: true });
+    bus.serve({ subject: 'test.slow', queue: 'q', schema: Item, handler: async () => new Promise((r) => setTimeout(() => r({ doubled: 0 }), 1000)) });
+    await expect(bus.request('test.slow', { n: 1 }, Reply, { timeoutMs: 100 })).rejects.toMatchObject({ code: 'timeout', retryable: true });
+  });
+
+  it('hands unfinished work back on close so another consumer gets it', async () => {
+    const def = streamDef();
+    const other = await Bus.connect({ url: nats.url, service: 'test', logger });
+    const done: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    await other.consume({ stream: def, durable: 'w', schema: Item, ackWaitMs: 30_000, handler: async (d) => { if (d.n === 1) await gate; done.push(`a${d.n}`); } });
+    await other.publish(def.subjects[0], { n: 1 });
+    await waitFor('in flight', async () => (await other.jsm.consumers.info(def.name, 'w')).num_ack_pending === 1);
+    const closing = other.close(5000);
+    release();
+    await closing;
+    expect(done).toEqual(['a1']); // the in-flight item finished before close returned
+    await bus.consume({ stream: def, durable: 'w', schema: Item, handler: async (d) => { done.push(`b${d.n}`); } });
+    await bus.publish(def.subjects[0], { n: 2 });
+    await waitFor('second consumer', () => done.includes('b2'));
+  });
+});

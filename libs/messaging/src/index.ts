@@ -1,0 +1,5 @@
+export { Bus, Consumption, backoffDelay, formatIssues } from './bus';
+export type { BusOptions, ConsumeSpec, ServeSpec, RequestOptions, DeliveryContext } from './bus';
+export { STREAMS } from './streams';
+export type { StreamDef } from './streams';
+export { encodeJson, decodeJson } from './codec';

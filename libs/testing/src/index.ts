@@ -1,0 +1,5 @@
+export { startNats, NATS_SERVER_BIN } from './nats-server';
+export type { TestNats } from './nats-server';
+export { createTestDatabase, assertTestDatabase, TEST_PG_SERVER } from './database';
+export type { TestDatabase } from './database';
+export { freePort, waitForPort, waitFor } from './net';
