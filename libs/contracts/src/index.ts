@@ -2,7 +2,7 @@ export { Subjects, Streams, QueueGroups, Headers } from './subjects/subjects';
 export { KeelError, retryable } from './errors/keel-error';
 export type { ErrorCode, ErrorBody, KeelErrorOptions } from './errors/keel-error';
 export {
-  TASK_STATUSES, TaskStatusSchema, TERMINAL_STATUSES, isTerminal, SubmitTaskSchema, FeedbackSchema,
+  TASK_STATUSES, TaskStatusSchema, TERMINAL_STATUSES, isTerminal, SubmitTaskSchema, FeedbackSchema, taskIdFor,
 } from './tasks/tasks';
 export type { TaskStatus, SubmitTask, Feedback, Usage, TaskView, TaskEvent } from './tasks/tasks';
 export { StepWorkSchema, stepMsgId } from './steps/steps';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 export const TASK_STATUSES = ['queued', 'running', 'waiting_approval', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
@@ -55,4 +56,18 @@ export interface TaskEvent {
   type: string;
   at: string;
   data: Record<string, unknown>;
+}
+
+/**
+ * The task id for a submission with an idempotency key (the REST
+ * Idempotency-Key or the NATS Nats-Msg-Id): a name-based UUID (v5 layout over
+ * SHA-1), so a NATS submitter knows the id, and the events subject
+ * `keel.v1.tasks.<id>.events`, without a reply.
+ */
+export function taskIdFor(tenant: string, idempotencyKey: string): string {
+  const h = createHash('sha1').update(`keel:v1:${tenant}:${idempotencyKey}`).digest();
+  h[6] = (h[6] & 0x0f) | 0x50;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -1,0 +1,5 @@
+import './instrument';
+import { runService } from '@keel/service-kit';
+import { guardrailService } from './service';
+
+void runService(guardrailService);

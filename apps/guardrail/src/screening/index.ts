@@ -1,0 +1,12 @@
+export { screen, analyse, applyCuts, injectionScore, BLOCK_THRESHOLD, ESCALATE_THRESHOLD, SECRET_SCORE, PII_SCORE, MAX_DECODE_DEPTH, INSTRUCTION_PLACEHOLDER } from './screener';
+export type { Analysis, InjectionHit, SpanDetection } from './screener';
+export { normalise, toOriginalSpan } from './normalise';
+export type { NormalisedText, TextView, Span } from './normalise';
+export { INJECTION_RULES } from './injection.rules';
+export type { InjectionRule, InjectionCategory } from './injection.rules';
+export { detectPii, luhnValid, ibanValid } from './pii.detector';
+export type { PiiMatch, PiiType } from './pii.detector';
+export { detectSecrets, entropy } from './secrets.detector';
+export type { SecretMatch } from './secrets.detector';
+export { findEncodedSegments } from './decode';
+export type { EncodedSegment, Encoding } from './decode';

@@ -1,0 +1,211 @@
+/**
+ * Normalisation before detection. Attackers hide trigger phrases behind invisible
+ * characters, compatibility forms, look-alike letters and leetspeak; detectors run
+ * on normalised views, and every view keeps a map back to the original so that
+ * redaction always cuts the text the caller actually sent.
+ */
+
+/** A derived string plus, for each UTF-16 unit, the original span it came from. */
+export interface TextView {
+  readonly text: string;
+  /** Original start offset of `text[i]`; `null` means the identity map. */
+  readonly starts: readonly number[] | null;
+  /** Original end offset (exclusive) of `text[i]`; `null` means the identity map. */
+  readonly ends: readonly number[] | null;
+}
+
+export interface NormalisedText {
+  readonly original: string;
+  /** NFKC, invisible/bidi controls removed, Unicode tag characters decoded; case kept. For PII and secrets. */
+  readonly clean: TextView;
+  /** `clean` lower-cased with homoglyphs and leetspeak folded and `l` merged into `i`. For injection rules only. */
+  readonly match: TextView;
+}
+
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** Maps a half-open span of a view back to the original text. */
+export function toOriginalSpan(view: TextView, start: number, end: number): Span {
+  if (view.starts === null || view.ends === null) return { start, end };
+  if (view.text.length === 0) return { start: 0, end: 0 };
+  const s = Math.min(Math.max(start, 0), view.text.length - 1);
+  const e = Math.min(Math.max(end - 1, s), view.text.length - 1);
+  return { start: view.starts[s], end: view.ends[e] };
+}
+
+// Invisible format characters that render as nothing: zero-width, bidi embeddings,
+// overrides and isolates, soft hyphen, word joiners, variation selectors, fillers.
+function isInvisible(cp: number): boolean {
+  return (
+    cp === 0x00ad || cp === 0x034f || cp === 0x061c || cp === 0x115f || cp === 0x1160 ||
+    cp === 0x17b4 || cp === 0x17b5 || (cp >= 0x180b && cp <= 0x180f) ||
+    (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+    (cp >= 0x2060 && cp <= 0x206f) || cp === 0x3164 || (cp >= 0xfe00 && cp <= 0xfe0f) ||
+    cp === 0xfeff || cp === 0xffa0 || (cp >= 0xe0100 && cp <= 0xe01ef) ||
+    cp === 0xe0000 || cp === 0xe0001 || cp === 0xe007f
+  );
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+const MARK = /^\p{M}$/u;
+
+function isMarkAt(text: string, i: number): boolean {
+  const cp = text.codePointAt(i);
+  if (cp === undefined || cp < 0x300) return false;
+  return MARK.test(String.fromCodePoint(cp));
+}
+
+/** Builds the `clean` view: invisibles dropped, tag characters decoded, NFKC per grapheme-ish cluster. */
+export function cleanView(text: string): TextView {
+  // Fast path: pure ASCII is already NFKC and holds no invisible characters.
+  if (!NON_ASCII.test(text)) return { text, starts: null, ends: null };
+  let out = '';
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const cp = text.codePointAt(i) as number;
+    const len = cp > 0xffff ? 2 : 1;
+    if (isInvisible(cp)) {
+      i += len;
+      continue;
+    }
+    // Unicode tag characters (U+E0020..E007E) smuggle invisible ASCII: decode them.
+    if (cp >= 0xe0020 && cp <= 0xe007e) {
+      out += String.fromCharCode(cp - 0xe0000);
+      starts.push(i);
+      ends.push(i + len);
+      i += len;
+      continue;
+    }
+    // A base character plus its combining marks normalises as one unit.
+    let j = i + len;
+    while (j < n && isMarkAt(text, j)) {
+      j += (text.codePointAt(j) as number) > 0xffff ? 2 : 1;
+    }
+    if (cp < 0x80 && j === i + 1) {
+      out += text[i];
+      starts.push(i);
+      ends.push(i + 1);
+      i = j;
+      continue;
+    }
+    let cluster = text.slice(i, j);
+    if (j > i + len) cluster = Array.from(cluster).filter((c) => !isInvisible(c.codePointAt(0) as number)).join('');
+    const norm = cluster.normalize('NFKC');
+    for (let k = 0; k < norm.length; k++) {
+      out += norm[k];
+      starts.push(i);
+      ends.push(j);
+    }
+    i = j;
+  }
+  return { text: out, starts, ends };
+}
+
+// Look-alikes of Latin letters (lower-case targets). Only folded inside words that
+// also contain ASCII letters, so genuine Russian or Greek text keeps its letters.
+const HOMOGLYPHS: Readonly<Record<string, string>> = {
+  // Cyrillic
+  'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'о': 'o', 'р': 'p', 'с': 'c', 'у': 'y', 'х': 'x', 'і': 'i', 'ї': 'i',
+  'ј': 'j', 'ѕ': 's', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w', 'һ': 'h', 'ӏ': 'l', 'к': 'k', 'м': 'm', 'т': 't', 'п': 'n',
+  'г': 'r', 'ь': 'b', 'А': 'a', 'В': 'b', 'Е': 'e', 'К': 'k', 'М': 'm', 'Н': 'h', 'О': 'o', 'Р': 'p', 'С': 'c',
+  'Т': 't', 'Х': 'x', 'У': 'y', 'І': 'i', 'Ј': 'j', 'Ѕ': 's', 'Ԁ': 'd', 'Ӏ': 'l',
+  // Greek
+  'α': 'a', 'β': 'b', 'γ': 'y', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
+  'υ': 'u', 'χ': 'x', 'ω': 'w', 'ϲ': 'c', 'Α': 'a', 'Β': 'b', 'Ε': 'e', 'Ζ': 'z', 'Η': 'h', 'Ι': 'i', 'Κ': 'k',
+  'Μ': 'm', 'Ν': 'n', 'Ο': 'o', 'Ρ': 'p', 'Τ': 't', 'Υ': 'y', 'Χ': 'x',
+  // Latin extensions and small capitals
+  'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɡ': 'g', 'ɩ': 'i', 'ʟ': 'l', 'ɴ': 'n', 'ʀ': 'r', 'ꜱ': 's', 'ᴀ': 'a', 'ᴄ': 'c',
+  'ᴅ': 'd', 'ᴇ': 'e', 'ᴊ': 'j', 'ᴋ': 'k', 'ᴍ': 'm', 'ᴏ': 'o', 'ᴘ': 'p', 'ᴛ': 't', 'ᴜ': 'u', 'ᴠ': 'v', 'ᴡ': 'w',
+  'ᴢ': 'z', 'ɢ': 'g', 'ʜ': 'h', 'ɪ': 'i',
+  // Armenian
+  'օ': 'o', 'ս': 'u', 'հ': 'h', 'ց': 'g',
+};
+
+// Leetspeak digits and symbols; only folded inside words that contain ASCII letters.
+const LEET: Readonly<Record<string, string>> = {
+  '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '6': 'g', '7': 't', '8': 'b', '9': 'g',
+  '@': 'a', '$': 's', '!': 'i', '|': 'i', '+': 't', '€': 'e',
+};
+const LEET_SYMBOLS = '@$!|+€';
+
+// A word for folding purposes: letters, marks, digits, underscore and leet symbols.
+const WORD = /[\p{L}\p{M}\p{N}_@$!|+€]+/gu;
+const ASCII_LETTER = /[A-Za-z]/;
+const ALNUM = /^[\p{L}\p{N}]$/u;
+
+function lowerUnit(ch: string): string {
+  const c = ch.charCodeAt(0);
+  if (c < 0x80) return c >= 65 && c <= 90 ? String.fromCharCode(c + 32) : ch;
+  const l = ch.toLowerCase();
+  return l.length === 1 ? l : ch;
+}
+
+/** `l` and `i` are merged (both fold from `1`, `|`, `!`); rules are written with this in mind. */
+function mergeLI(ch: string): string {
+  return ch === 'l' ? 'i' : ch;
+}
+
+/**
+ * Builds the `match` view from `clean`: lower case, homoglyphs and leetspeak folded in
+ * Latin-looking words, stray combining diacritics (zalgo) dropped.
+ */
+export function matchView(clean: TextView): TextView {
+  const src = clean.text;
+  let out = '';
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const push = (ch: string, idx: number): void => {
+    out += ch;
+    starts.push(clean.starts === null ? idx : clean.starts[idx]);
+    ends.push(clean.ends === null ? idx + 1 : clean.ends[idx]);
+  };
+  const copyPlain = (from: number, to: number): void => {
+    for (let k = from; k < to; k++) {
+      const c = src.charCodeAt(k);
+      if (c >= 0x300 && c <= 0x36f) continue;
+      push(mergeLI(lowerUnit(src[k])), k);
+    }
+  };
+  WORD.lastIndex = 0;
+  let last = 0;
+  for (let m = WORD.exec(src); m !== null; m = WORD.exec(src)) {
+    copyPlain(last, m.index);
+    const word = m[0];
+    const latin = ASCII_LETTER.test(word);
+    for (let k = 0; k < word.length; k++) {
+      const idx = m.index + k;
+      const ch = word[k];
+      const c = ch.charCodeAt(0);
+      if (c >= 0x300 && c <= 0x36f) continue;
+      let folded: string | undefined;
+      if (latin) {
+        folded = HOMOGLYPHS[ch];
+        if (folded === undefined && LEET[ch] !== undefined) {
+          // Symbols fold only between word characters so that "rules!" keeps its "!".
+          const isSymbol = LEET_SYMBOLS.includes(ch);
+          const next = word[k + 1];
+          const prev = word[k - 1];
+          const inside = next !== undefined && ALNUM.test(next);
+          // A trailing "$" after a letter is an "s" ("instruction$"); other trailing symbols are punctuation.
+          const trailingS = ch === '$' && next === undefined && prev !== undefined && ASCII_LETTER.test(prev);
+          if (!isSymbol || inside || trailingS) folded = LEET[ch];
+        }
+      }
+      push(mergeLI(folded ?? lowerUnit(ch)), idx);
+    }
+    last = m.index + word.length;
+  }
+  copyPlain(last, src.length);
+  return { text: out, starts, ends };
+}
+
+export function normalise(text: string): NormalisedText {
+  const clean = cleanView(text);
+  return { original: text, clean, match: matchView(clean) };
+}

@@ -1,0 +1,219 @@
+/**
+ * The screening engine: normalise, detect (injection rules, secrets, PII, and the same
+ * again inside decoded payloads), then apply the per-channel verdict policy and redact
+ * the ORIGINAL text.
+ */
+
+import type { ScreenChannel, ScreenRequest, ScreenResponse, Verdict } from '@keel/contracts';
+import { findEncodedSegments } from './decode';
+import { HAS_CJK, HAS_CYRILLIC, INJECTION_RULES } from './injection.rules';
+import type { InjectionCategory, InjectionRule } from './injection.rules';
+import { normalise, toOriginalSpan } from './normalise';
+import type { TextView } from './normalise';
+import { detectPii } from './pii.detector';
+import { detectSecrets } from './secrets.detector';
+
+/** `user`: an injection score at or above this blocks the message. */
+export const BLOCK_THRESHOLD = 0.8;
+/** `user`: a score in [ESCALATE_THRESHOLD, BLOCK_THRESHOLD) goes to a human. Also the level at which
+ * injection categories are reported and, on `tool_output`, instruction-like sentences are removed. */
+export const ESCALATE_THRESHOLD = 0.5;
+/** Scores reported for pattern detections (they are checksum/prefix exact, so near-certain). */
+export const SECRET_SCORE = 1;
+export const PII_SCORE = 0.3;
+/** Decoded payloads are screened recursively up to this depth (base64 inside base64). */
+export const MAX_DECODE_DEPTH = 2;
+
+export const INSTRUCTION_PLACEHOLDER = '[removed: instruction-like text]';
+
+export interface InjectionHit {
+  ruleId: string;
+  category: InjectionCategory;
+  weight: number;
+  /** Span in the original text. */
+  start: number;
+  end: number;
+  /** True when the hit was found inside a decoded payload (span = the encoded segment). */
+  encoded: boolean;
+}
+
+export interface SpanDetection {
+  category: 'secret' | 'pii';
+  type: string;
+  start: number;
+  end: number;
+  encoded: boolean;
+}
+
+export interface Analysis {
+  injection: InjectionHit[];
+  detections: SpanDetection[];
+  /** Sum of distinct rule weights, clipped to 0..1. */
+  injectionScore: number;
+}
+
+function rulesFor(channel: ScreenChannel, text: string): InjectionRule[] {
+  const cjk = HAS_CJK.test(text);
+  const cyr = HAS_CYRILLIC.test(text);
+  return INJECTION_RULES.filter((r) => {
+    if (!r.channels.includes(channel)) return false;
+    if (r.lang === 'zh' || r.lang === 'ja') return cjk;
+    if (r.lang === 'ru') return cyr;
+    return true;
+  });
+}
+
+// Rule lists per channel and script mix, computed once.
+const ruleCache = new Map<string, InjectionRule[]>();
+function cachedRules(channel: ScreenChannel, text: string): InjectionRule[] {
+  const key = `${channel}:${HAS_CJK.test(text) ? 1 : 0}${HAS_CYRILLIC.test(text) ? 1 : 0}`;
+  let rules = ruleCache.get(key);
+  if (rules === undefined) {
+    rules = rulesFor(channel, text);
+    ruleCache.set(key, rules);
+  }
+  return rules;
+}
+
+function scanInjection(view: TextView, channel: ScreenChannel, allSpans: boolean): InjectionHit[] {
+  const hits: InjectionHit[] = [];
+  for (const rule of cachedRules(channel, view.text)) {
+    const re = rule.pattern;
+    re.lastIndex = 0;
+    for (let m = re.exec(view.text); m !== null; m = re.exec(view.text)) {
+      if (m[0].length === 0) {
+        re.lastIndex++;
+        continue;
+      }
+      const span = toOriginalSpan(view, m.index, m.index + m[0].length);
+      hits.push({ ruleId: rule.id, category: rule.category, weight: rule.weight, start: span.start, end: span.end, encoded: false });
+      // For a user verdict the first hit per rule is enough; redaction needs all of them.
+      if (!allSpans) break;
+    }
+  }
+  return hits;
+}
+
+export function injectionScore(hits: readonly InjectionHit[]): number {
+  const seen = new Map<string, number>();
+  for (const h of hits) seen.set(h.ruleId, h.weight);
+  let sum = 0;
+  for (const w of seen.values()) sum += w;
+  return Math.min(1, Math.max(0, sum));
+}
+
+/** Runs every detector over `text` (and decoded payloads inside it); spans refer to `text`. */
+export function analyse(text: string, channel: ScreenChannel, depth = 0): Analysis {
+  const n = normalise(text);
+  const injection = channel === 'output' ? [] : scanInjection(n.match, channel, channel === 'tool_output');
+  const detections: SpanDetection[] = [];
+  for (const s of detectSecrets(n.clean.text)) {
+    const span = toOriginalSpan(n.clean, s.start, s.end);
+    detections.push({ category: 'secret', type: s.type, ...span, encoded: false });
+  }
+  for (const p of detectPii(n.clean.text)) {
+    const span = toOriginalSpan(n.clean, p.start, p.end);
+    // A secret already covers this text (e.g. digits inside a token).
+    if (detections.some((d) => span.start < d.end && span.end > d.start)) continue;
+    detections.push({ category: 'pii', type: p.type, ...span, encoded: false });
+  }
+  if (depth < MAX_DECODE_DEPTH) {
+    for (const seg of findEncodedSegments(n.clean.text)) {
+      const inner = analyse(seg.decoded, channel, depth + 1);
+      if (inner.injection.length === 0 && inner.detections.length === 0) continue;
+      // Findings inside a payload map to the whole encoded segment: it cannot be cut partially.
+      const span = toOriginalSpan(n.clean, seg.start, seg.end);
+      for (const h of inner.injection) injection.push({ ...h, ...span, encoded: true });
+      for (const d of inner.detections) detections.push({ ...d, ...span, encoded: true });
+    }
+  }
+  return { injection, detections, injectionScore: injectionScore(injection) };
+}
+
+interface Cut {
+  start: number;
+  end: number;
+  label: string;
+}
+
+const SENTENCE_END = /[.!?。！？\n]/;
+
+/** Widens a span to the sentence (or line) that contains it. */
+function sentenceOf(text: string, start: number, end: number): { start: number; end: number } {
+  let s = start;
+  while (s > 0 && !SENTENCE_END.test(text[s - 1])) s--;
+  while (s < start && /\s/.test(text[s])) s++;
+  let e = end;
+  while (e < text.length && !SENTENCE_END.test(text[e - 1] ?? '')) e++;
+  if (e > end && text[e - 1] === '\n') e--;
+  if (e < end) e = end;
+  return { start: s, end: e };
+}
+
+/** Applies non-overlapping cuts to `text`; overlapping cuts merge and keep the longest one's label. */
+export function applyCuts(text: string, cuts: readonly Cut[]): string {
+  if (cuts.length === 0) return text;
+  const sorted = [...cuts].sort((a, b) => a.start - b.start || b.end - a.end);
+  const merged: Cut[] = [];
+  for (const c of sorted) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && c.start < last.end) {
+      const keepLabel = c.end - c.start > last.end - last.start ? c.label : last.label;
+      last.end = Math.max(last.end, c.end);
+      last.label = keepLabel;
+    } else {
+      merged.push({ ...c });
+    }
+  }
+  let out = '';
+  let pos = 0;
+  for (const c of merged) {
+    out += text.slice(pos, c.start) + c.label;
+    pos = c.end;
+  }
+  return out + text.slice(pos);
+}
+
+function uniq(xs: readonly string[]): string[] {
+  return [...new Set(xs)];
+}
+
+/** Screens one text for one channel. Pure and synchronous. */
+export function screen(req: ScreenRequest): ScreenResponse {
+  const { text, channel } = req;
+  const a = analyse(text, channel);
+  const injScore = channel === 'output' ? 0 : a.injectionScore;
+  const injFlagged = injScore >= ESCALATE_THRESHOLD;
+  const secrets = a.detections.filter((d) => d.category === 'secret');
+  const pii = a.detections.filter((d) => d.category === 'pii');
+
+  const categories: string[] = [];
+  if (injFlagged) categories.push(...uniq(a.injection.map((h) => h.category)).sort());
+  if (secrets.length > 0) categories.push('secret', ...uniq(secrets.map((s) => `secret:${s.type}`)));
+  if (pii.length > 0) categories.push('pii', ...uniq(pii.map((p) => `pii:${p.type}`)));
+
+  const cuts: Cut[] = secrets.map((s) => ({ start: s.start, end: s.end, label: `[REDACTED:${s.type}]` }));
+  if (channel !== 'user') {
+    for (const p of pii) cuts.push({ start: p.start, end: p.end, label: `[REDACTED:${p.type}]` });
+  }
+  if (channel === 'tool_output' && injFlagged) {
+    for (const h of a.injection) {
+      // An encoded payload is removed whole; plain text loses the sentence around the hit.
+      const span = h.encoded ? h : sentenceOf(text, h.start, h.end);
+      cuts.push({ start: span.start, end: span.end, label: INSTRUCTION_PLACEHOLDER });
+    }
+  }
+
+  let verdict: Verdict = 'allow';
+  if (cuts.length > 0) verdict = 'redact';
+  if (channel === 'user') {
+    if (injScore >= BLOCK_THRESHOLD) verdict = 'block';
+    else if (injFlagged) verdict = 'escalate';
+  }
+
+  const score = Math.max(injScore, secrets.length > 0 ? SECRET_SCORE : 0, pii.length > 0 ? PII_SCORE : 0);
+  const res: ScreenResponse = { verdict, categories, score: Math.round(score * 1000) / 1000 };
+  // Redacted text goes with every verdict that has cuts, so a blocked message can still be logged safely.
+  if (cuts.length > 0) res.redacted = applyCuts(text, cuts);
+  return res;
+}

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { portSchema } from '@keel/config';
+import { NatsPrincipalResolver, PrincipalResolver } from '@keel/service-kit';
+import type { ServiceDefinition } from '@keel/service-kit';
+import { GuardrailModule } from './guardrail.module';
+
+export const guardrailEnv = z.object({ PORT: portSchema(8083) });
+
+export const guardrailService: ServiceDefinition<typeof guardrailEnv> = {
+  name: 'guardrail',
+  envSchema: guardrailEnv,
+  // Screening audit and policy tables arrive with the guardrail issue.
+  migrations: [],
+  imports: () => [GuardrailModule],
+  providers: [NatsPrincipalResolver, { provide: PrincipalResolver, useExisting: NatsPrincipalResolver }],
+  openapi: {
+    openapi: '3.1.0',
+    info: { title: 'Keel guardrail API', version: '1.0.0' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/screen': {
+        post: {
+          summary: 'Screen a text as the orchestrator would',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['text', 'channel'], properties: { text: { type: 'string' }, channel: { enum: ['user', 'tool_output', 'output'] } } } } } },
+          responses: { '200': { description: '{verdict, categories, score, redacted?}' }, '400': { description: 'invalid request' }, '401': { description: 'no or bad API key' } },
+        },
+      },
+    },
+  },
+};

@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from '@keel/persistence';
+import type { ChatMessage, CompleteResponse, ErrorBody, TaskEvent, TaskStatus } from '@keel/contracts';
+
+/** What a step needs to continue a task: the task row plus its transcript. */
+export interface TaskState {
+  id: string;
+  tenant: string;
+  userId: string | null;
+  agent: string;
+  status: TaskStatus;
+  input: string;
+  metadata: Record<string, unknown>;
+  step: number;
+  modelCalls: number;
+  transcript: ChatMessage[];
+  pending: PendingTurn | null;
+  traceparent: string | null;
+  deadlineAt: Date;
+}
+
+/** A model turn whose tool calls wait for a human decision; kept so the model is not called again on resume. */
+export interface PendingTurn {
+  step: number;
+  turn: CompleteResponse;
+}
+
+export interface NewEvent {
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export interface StepCommit {
+  taskId: string;
+  /** The step count after this commit (= the step run, or unchanged when a step only paused). */
+  step: number;
+  /** The task must still be at this step and in one of these statuses: the fence against a duplicate runner. */
+  expectStep: number;
+  expectStatus: TaskStatus[];
+  status: TaskStatus;
+  messages: ChatMessage[];
+  events: NewEvent[];
+  usage?: { inputTokens: number; outputTokens: number; costUsd: number };
+  modelCalls?: number;
+  output?: string | null;
+  error?: ErrorBody | null;
+  pending?: PendingTurn | null;
+  finished?: boolean;
+}
+
+export const messageHash = (m: ChatMessage): string => createHash('sha256').update(JSON.stringify(m)).digest('hex');
+
+type StateRow = {
+  id: string; tenant: string; user_id: string | null; agent: string; status: TaskStatus; input: string;
+  metadata: Record<string, unknown>; step: number; model_calls: number; pending: PendingTurn | null;
+  traceparent: string | null; deadline_at: Date; transcript: ChatMessage[];
+};
+
+@Injectable()
+export class CheckpointRepository {
+  constructor(@Inject(DataSource) private readonly db: DataSource) {}
+
+  /** One round trip: the task row and its transcript in order. */
+  async load(taskId: string): Promise<TaskState | null> {
+    const rows: StateRow[] = await this.db.query(
+      `SELECT t.id, t.tenant, t.user_id, t.agent, t.status, t.input, t.metadata, t.step, t.model_calls, t.pending,
+              t.traceparent, t.deadline_at,
+              COALESCE((SELECT json_agg(m.content ORDER BY tm.idx)
+                          FROM orchestrator.task_messages tm
+                          JOIN orchestrator.messages m ON m.tenant = t.tenant AND m.hash = tm.hash
+                         WHERE tm.task_id = t.id), '[]'::json) AS transcript
+         FROM orchestrator.tasks t WHERE t.id = $1`,
+      [taskId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id, tenant: r.tenant, userId: r.user_id, agent: r.agent, status: r.status, input: r.input,
+      metadata: r.metadata, step: r.step, modelCalls: r.model_calls, transcript: r.transcript, pending: r.pending,
+      traceparent: r.traceparent, deadlineAt: new Date(r.deadline_at),
+    };
+  }
+
+  /**
+   * A step's checkpoint in ONE statement (so one transaction, one round trip):
+   * advance the task row, store new messages by hash, append their references
+   * and the step's events. Everything hangs off the fenced UPDATE, so when a
+   * duplicate runner already committed this step nothing at all is written and
+   * `committed` is false.
+   */
+  async commit(c: StepCommit): Promise<{ committed: boolean; events: TaskEvent[] }> {
+    const hashes = c.messages.map(messageHash);
+    const contents = c.messages.map((m) => JSON.stringify(m));
+    const types = c.events.map((e) => e.type);
+    const datas = c.events.map((e) => JSON.stringify(e.data));
+    const rows: { committed: number; events: TaskEvent[] | null }[] = await this.db.query(
+      `WITH t AS (
+         UPDATE orchestrator.tasks SET
+           step = $2, status = $3,
+           output = CASE WHEN $4::boolean THEN $5 ELSE output END,
+           error = $6::jsonb, pending = $7::jsonb,
+           model_calls = model_calls + $8, input_tokens = input_tokens + $9, output_tokens = output_tokens + $10,
+           cost_usd = cost_usd + $11,
+           message_count = message_count + cardinality($12::text[]),
+           event_seq = event_seq + cardinality($14::text[]),
+           updated_at = now(),
+           finished_at = CASE WHEN $16::boolean THEN now() ELSE finished_at END
+         WHERE id = $1 AND step = $17 AND status = ANY($18::text[])
+         RETURNING id, tenant, message_count - cardinality($12::text[]) AS msg_base, event_seq - cardinality($14::text[]) AS ev_base
+       ), m AS (
+         INSERT INTO orchestrator.messages (tenant, hash, content)
+         SELECT t.tenant, x.hash, x.content FROM t, unnest($12::text[], $13::jsonb[]) AS x(hash, content)
+         ON CONFLICT DO NOTHING
+       ), tm AS (
+         INSERT INTO orchestrator.task_messages (task_id, idx, hash)
+         SELECT t.id, t.msg_base + x.ord - 1, x.hash FROM t, unnest($12::text[]) WITH ORDINALITY AS x(hash, ord)
+       ), e AS (
+         INSERT INTO orchestrator.task_events (task_id, seq, type, data)
+         SELECT t.id, t.ev_base + x.ord, x.type, x.data FROM t, unnest($14::text[], $15::jsonb[]) WITH ORDINALITY AS x(type, data, ord)
+         RETURNING task_id, seq, type, data, at
+       )
+       SELECT (SELECT count(*)::int FROM t) AS committed,
+              (SELECT json_agg(json_build_object('taskId', task_id, 'seq', seq, 'type', type, 'data', data, 'at', at) ORDER BY seq) FROM e) AS events`,
+      [
+        c.taskId, c.step, c.status, c.output !== undefined, c.output ?? null,
+        c.error ? JSON.stringify(c.error) : null, c.pending ? JSON.stringify(c.pending) : null,
+        c.modelCalls ?? 0, c.usage?.inputTokens ?? 0, c.usage?.outputTokens ?? 0, c.usage?.costUsd ?? 0,
+        hashes, contents, types, datas, c.finished ?? false, c.expectStep, c.expectStatus,
+      ],
+    );
+    return { committed: rows[0].committed === 1, events: rows[0].events ?? [] };
+  }
+}

@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { PrincipalResolver } from '@keel/service-kit';
+import { ApprovalDecisionsConsumer } from './approvals/approval-decisions.consumer';
+import { ApiKeysRepository } from './auth/api-keys.repository';
+import { AuthVerifyResponder } from './auth/auth-verify.responder';
+import { DbPrincipalResolver } from './auth/db-principal.resolver';
+import { CheckpointRepository } from './checkpoints/checkpoint.repository';
+import { TaskEventsService } from './events/task-events.service';
+import { PeersClient } from './peers/peers.client';
+import { StepDispatcher } from './steps/step.dispatcher';
+import { StepRunner } from './steps/step-runner.service';
+import { StrandedTaskSweeper } from './tasks/stranded-task.sweeper';
+import { TaskRepository } from './tasks/task.repository';
+import { TasksHttpController } from './tasks/tasks.http.controller';
+import { TasksMessageController } from './tasks/tasks.message.controller';
+import { TasksService } from './tasks/tasks.service';
+
+@Module({
+  controllers: [TasksHttpController],
+  providers: [
+    AuthVerifyResponder,
+    TaskRepository, TasksService, TasksMessageController, StrandedTaskSweeper,
+    CheckpointRepository, TaskEventsService, PeersClient, StepDispatcher, StepRunner, ApprovalDecisionsConsumer,
+  ],
+})
+export class OrchestratorModule {}
+
+/** Global (service-kit's infra module): the guard resolves keys through these, and the NATS verify responder shares the cache. */
+export const orchestratorAuthProviders = [ApiKeysRepository, DbPrincipalResolver, { provide: PrincipalResolver, useExisting: DbPrincipalResolver }];

@@ -1,0 +1,54 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { z } from 'zod';
+import {
+  ApprovalCheckResponseSchema, CompleteResponseSchema, ExecuteToolResponseSchema, ScreenResponseSchema, Subjects, ToolSpecSchema,
+} from '@keel/contracts';
+import type {
+  ApprovalCheckRequest, ApprovalCheckResponse, CompleteRequest, CompleteResponse, ExecuteToolRequest, ExecuteToolResponse,
+  ScreenRequest, ScreenResponse, ToolSpec,
+} from '@keel/contracts';
+import { Bus } from '@keel/messaging';
+
+/**
+ * The orchestrator's calls to the other four services. Each is NATS
+ * request/reply: the step that makes them is itself a durable JetStream work
+ * item, so a lost reply is recovered by redelivering the step, and the callees
+ * are idempotent (screening and policy are pure, tool calls go through the
+ * ledger by idempotency key).
+ */
+const SCREEN_TIMEOUT_MS = 5_000;
+const APPROVAL_TIMEOUT_MS = 5_000;
+const REPLY_MARGIN_MS = 2_000;
+
+@Injectable()
+export class PeersClient {
+  private readonly toolSpecs = new Map<string, { at: number; specs: ToolSpec[] }>();
+
+  constructor(@Inject(Bus) private readonly bus: Bus) {}
+
+  screen(req: ScreenRequest): Promise<ScreenResponse> {
+    return this.bus.request(Subjects.guardrailScreen, req, ScreenResponseSchema, { timeoutMs: SCREEN_TIMEOUT_MS });
+  }
+
+  complete(req: CompleteRequest): Promise<CompleteResponse> {
+    const timeoutMs = Math.max(1000, req.deadline - Date.now() + REPLY_MARGIN_MS);
+    return this.bus.request(Subjects.routerComplete, req, CompleteResponseSchema, { timeoutMs });
+  }
+
+  execute(req: ExecuteToolRequest): Promise<ExecuteToolResponse> {
+    return this.bus.request(Subjects.toolsExecute, req, ExecuteToolResponseSchema, { timeoutMs: req.timeoutMs + REPLY_MARGIN_MS });
+  }
+
+  checkApproval(req: ApprovalCheckRequest): Promise<ApprovalCheckResponse> {
+    return this.bus.request(Subjects.approvalsCheck, req, ApprovalCheckResponseSchema, { timeoutMs: APPROVAL_TIMEOUT_MS });
+  }
+
+  /** The JSON Schemas of an agent's tools, for the model; cached a minute (they change only with a deploy). */
+  async describeTools(agent: string): Promise<ToolSpec[]> {
+    const hit = this.toolSpecs.get(agent);
+    if (hit && Date.now() - hit.at < 60_000) return hit.specs;
+    const specs = await this.bus.request(Subjects.toolsDescribe, { agent }, z.array(ToolSpecSchema), { timeoutMs: 5_000 });
+    this.toolSpecs.set(agent, { at: Date.now(), specs });
+    return specs;
+  }
+}

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { envInt, portSchema } from '@keel/config';
+import type { ServiceDefinition } from '@keel/service-kit';
+import { Initial1764000000000 } from './migrations/1764000000000-initial';
+import { OrchestratorModule, orchestratorAuthProviders } from './orchestrator.module';
+import { openApiDocument } from './openapi/openapi';
+
+export const orchestratorEnv = z.object({
+  PORT: portSchema(8080),
+  /** Seeds an admin key for tenant `default` at start (dev, tests, first install). */
+  KEEL_BOOTSTRAP_API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
+  /** Steps processed in parallel by one replica. */
+  KEEL_STEP_CONCURRENCY: envInt(64, 1, 10_000),
+  /** How long JetStream waits for a silent replica before redelivering its step (heartbeats extend it). */
+  KEEL_STEP_ACK_WAIT_MS: envInt(10_000, 1000, 600_000),
+  /** Deliveries of a step before it is dead-lettered and its task failed. */
+  KEEL_STEP_MAX_DELIVER: envInt(5, 1, 100),
+});
+
+export const orchestratorService: ServiceDefinition<typeof orchestratorEnv> = {
+  name: 'orchestrator',
+  envSchema: orchestratorEnv,
+  migrations: [Initial1764000000000],
+  imports: () => [OrchestratorModule],
+  providers: orchestratorAuthProviders,
+  openapi: openApiDocument,
+};

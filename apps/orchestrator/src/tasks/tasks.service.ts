@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { KeelError, taskIdFor } from '@keel/contracts';
+import type { Agent, Feedback, SubmitTask, TaskEvent, TaskView } from '@keel/contracts';
+import { AGENTS, LOGGER } from '@keel/service-kit';
+import { counter, currentTraceId, SpanKind, traceparentOf, withSpan } from '@keel/telemetry';
+import type { Logger } from '@keel/telemetry';
+import { TaskEventsService } from '../events/task-events.service';
+import { StepDispatcher } from '../steps/step.dispatcher';
+import { TaskRepository } from './task.repository';
+
+const submitted = counter('keel_tasks_submitted_total', 'Tasks accepted, by agent and source', ['agent', 'source']);
+
+export interface SubmitContext {
+  tenant: string;
+  source: 'rest' | 'nats';
+  idempotencyKey?: string;
+}
+
+/**
+ * Task intake shared by REST and NATS: validate against the loaded agents,
+ * insert (idempotent by key), then publish step 1. A task is never acked to
+ * its submitter before it is in Postgres, and a task whose first work item
+ * could not be published is re-dispatched by the stranded-task sweeper.
+ */
+@Injectable()
+export class TasksService {
+  constructor(
+    @Inject(TaskRepository) private readonly tasks: TaskRepository,
+    @Inject(StepDispatcher) private readonly dispatcher: StepDispatcher,
+    @Inject(TaskEventsService) private readonly events: TaskEventsService,
+    @Inject(AGENTS) private readonly agents: Map<string, Agent>,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async submit(body: SubmitTask, ctx: SubmitContext): Promise<{ id: string; status: string; created: boolean }> {
+    const agentName = body.agent ?? 'demo';
+    const agent = this.agents.get(agentName);
+    if (!agent) {
+      throw new KeelError('invalid_request', `unknown agent "${agentName}"; known agents: ${[...this.agents.keys()].sort().join(', ') || '(none)'}`);
+    }
+    const id = ctx.idempotencyKey ? taskIdFor(ctx.tenant, ctx.idempotencyKey) : randomUUID();
+    return withSpan(`invoke_agent ${agent.name}`, {
+      kind: SpanKind.SERVER,
+      attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': agent.name, 'keel.tenant': ctx.tenant, 'keel.task.source': ctx.source },
+    }, async (span) => {
+      const result = await this.tasks.create({
+        id, tenant: ctx.tenant, userId: body.userId ?? null, agent: agent.name, source: ctx.source, input: body.input,
+        metadata: body.metadata ?? {}, conversationId: body.conversationId ?? null, idempotencyKey: ctx.idempotencyKey ?? null,
+        traceId: currentTraceId() ?? null, traceparent: traceparentOf() ?? null,
+        deadlineAt: new Date(Date.now() + agent.limits.taskTimeoutMs),
+      }, { agent: agent.name, source: ctx.source });
+      span.setAttribute('keel.task.id', result.id);
+      span.setAttribute('keel.task.duplicate', !result.created);
+      if (result.created) {
+        submitted.inc({ agent: agent.name, source: ctx.source });
+        this.logger.info({ task_id: result.id, tenant: ctx.tenant, agent: agent.name }, 'task submitted');
+      }
+      // Also for a duplicate still at step 0: its first publish may have failed (de-duplicated if not).
+      if (result.status === 'queued' && result.step === 0) await this.dispatcher.dispatch(result.id, 1, 'start', result.traceparent);
+      return { id: result.id, status: result.status, created: result.created };
+    });
+  }
+
+  async get(tenant: string, id: string): Promise<TaskView> {
+    const task = isUuid(id) ? await this.tasks.get(tenant, id) : null;
+    if (!task) throw new KeelError('not_found', `task ${id} not found`);
+    return task;
+  }
+
+  async cancel(tenant: string, id: string, by: string): Promise<{ id: string; status: string }> {
+    if (!isUuid(id)) throw new KeelError('not_found', `task ${id} not found`);
+    const r = await this.tasks.cancel(tenant, id, by);
+    if (!r.found) throw new KeelError('not_found', `task ${id} not found`);
+    if (r.event) this.events.publish([r.event]);
+    return { id, status: r.status! };
+  }
+
+  async feedback(tenant: string, id: string, fb: Feedback): Promise<void> {
+    if (!isUuid(id) || !(await this.tasks.addFeedback(tenant, id, fb.score, fb.comment))) throw new KeelError('not_found', `task ${id} not found`);
+  }
+
+  eventsAfter(taskId: string, seq: number): Promise<TaskEvent[]> {
+    return this.tasks.events(taskId, seq);
+  }
+}
+
+export const isUuid = (s: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);

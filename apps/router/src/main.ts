@@ -1,0 +1,5 @@
+import './instrument';
+import { runService } from '@keel/service-kit';
+import { routerService } from './service';
+
+void runService(routerService);

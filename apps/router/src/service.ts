@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { envInt, portSchema } from '@keel/config';
+import type { ServiceDefinition } from '@keel/service-kit';
+import { RouterModule } from './router.module';
+
+export const routerEnv = z.object({
+  PORT: portSchema(8082),
+  /** Retries after the first attempt (design.md: 3, at 1 s / 2 s / 4 s + jitter). */
+  KEEL_ROUTER_RETRIES: envInt(3, 0, 10),
+  KEEL_ROUTER_BASE_DELAY_MS: envInt(1000, 1, 60_000),
+  /** Upper bound of one attempt; the step deadline may cut it shorter. */
+  KEEL_ROUTER_ATTEMPT_TIMEOUT_MS: envInt(60_000, 100, 600_000),
+});
+
+export const routerService: ServiceDefinition<typeof routerEnv> = {
+  name: 'router',
+  envSchema: routerEnv,
+  // Usage, cache and budget tables arrive with the router issue; the schema exists from the start.
+  migrations: [],
+  imports: () => [RouterModule],
+};

@@ -1,0 +1,14 @@
+export type { Idempotency, Permission, RiskLevel, ToolContext, ToolDefinition } from './tool.definition';
+export { parametersOf } from './tool.definition';
+export { ToolRegistry, builtInTools, describeIssues } from './tool.registry';
+export type { BuiltInToolsOptions } from './tool.registry';
+export { calculatorTool, CalculatorArgsSchema, MAX_EXPRESSION_LENGTH, CALCULATOR_TIME_LIMIT_MS } from './calculator.tool';
+export type { CalculatorArgs, CalculatorToolOptions } from './calculator.tool';
+export { CalculatorSandbox, DISABLED_FUNCTIONS } from './calculator.sandbox';
+export type { CalculatorSandboxOptions } from './calculator.sandbox';
+export {
+  httpRequestTool, HttpRequestArgsSchema, HTTP_METHODS, MAX_RESPONSE_BYTES, MAX_REQUEST_BODY_BYTES, MAX_REDIRECTS,
+} from './http-request.tool';
+export type { HttpMethod, HttpRequestArgs, HttpRequestToolOptions, HttpResponseResult, LookupFn } from './http-request.tool';
+export { EgressPolicy, classifyAddress, parseAllowEntry, matchAllow, canonicalHost } from './egress.policy';
+export type { AddressClass, AllowEntry, AllowMatch, Destination, ResolvedAddress } from './egress.policy';

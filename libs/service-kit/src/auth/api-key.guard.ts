@@ -1,0 +1,44 @@
+import { Injectable, SetMetadata } from '@nestjs/common';
+import type { CanActivate, ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { KeelError } from '@keel/contracts';
+import type { Principal, Role } from '@keel/contracts';
+
+/**
+ * `Authorization: Bearer <api key>` on every route that declares roles with
+ * `@RequireRoles(...)`. How a key becomes a principal is the service's
+ * business (the orchestrator owns the key table; others ask it over NATS),
+ * so the guard depends only on this abstract resolver.
+ */
+export abstract class PrincipalResolver {
+  abstract resolve(key: string): Promise<Principal | null>;
+}
+
+export const ROLES_KEY = 'keel:roles';
+export const RequireRoles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
+
+export type AuthedRequest = Request & { principal?: Principal };
+
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(private readonly reflector: Reflector, private readonly resolver: PrincipalResolver) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [ctx.getHandler(), ctx.getClass()]);
+    if (!roles) return true; // public route (health, metrics, console assets)
+    const req = ctx.switchToHttp().getRequest<AuthedRequest>();
+    const header = req.headers.authorization;
+    if (!header) throw new KeelError('unauthorized', 'missing Authorization header: send "Authorization: Bearer <api key>"');
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw new KeelError('unauthorized', 'Authorization header must be "Bearer <api key>"');
+    const principal = await this.resolver.resolve(match[1]);
+    if (!principal) throw new KeelError('unauthorized', 'API key is invalid, expired or revoked');
+    // admin may do everything a narrower role may.
+    if (principal.role !== 'admin' && !roles.includes(principal.role)) {
+      throw new KeelError('forbidden', `this action needs one of the roles ${roles.join(', ')}; the key has role ${principal.role}`);
+    }
+    req.principal = principal;
+    return true;
+  }
+}

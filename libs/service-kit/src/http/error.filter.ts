@@ -1,0 +1,52 @@
+import { Catch, HttpException } from '@nestjs/common';
+import type { ArgumentsHost, ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import { KeelError } from '@keel/contracts';
+import type { ErrorCode } from '@keel/contracts';
+import type { Logger } from '@keel/telemetry';
+
+/**
+ * Every HTTP error leaves as `{error: {code, message, details?}}` with a
+ * stable code. Body-parser failures (too large, bad JSON) become 413/400, not
+ * 500; anything unexpected is logged and answered as `internal` without
+ * leaking its message.
+ */
+@Catch()
+export class KeelErrorFilter implements ExceptionFilter {
+  constructor(private readonly logger: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const err = toKeelError(exception);
+    if (err.code === 'internal') this.logger.error({ err: exception }, 'unhandled error in HTTP handler');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (err.retryAfterMs !== undefined) res.setHeader('Retry-After', Math.ceil(err.retryAfterMs / 1000).toString());
+    const body = err.code === 'internal' ? { code: err.code, message: 'internal error' } : err.toJSON();
+    delete (body as { retryable?: boolean }).retryable;
+    res.status(err.httpStatus).json({ error: body });
+  }
+}
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'invalid_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'invalid_request',
+  409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 429: 'rate_limited', 503: 'unavailable',
+};
+
+export function toKeelError(exception: unknown): KeelError {
+  if (exception instanceof KeelError) return exception;
+  // body-parser errors carry `type` and `status`.
+  const bp = exception as { type?: string; status?: number; limit?: number; message?: string };
+  if (bp?.type === 'entity.too.large') return new KeelError('payload_too_large', `request body is larger than the ${bp.limit ?? 1048576}-byte limit`);
+  if (bp?.type === 'entity.parse.failed') return new KeelError('invalid_request', `request body is not valid JSON: ${bp.message ?? ''}`.trim());
+  if (bp?.type === 'charset.unsupported' || bp?.type === 'encoding.unsupported') return new KeelError('unsupported_media_type', bp.message ?? 'unsupported encoding');
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const code = STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'invalid_request');
+    const message = status === 404 ? 'no such route' : exception.message;
+    return new KeelError(code, message);
+  }
+  return KeelError.wrap(exception);
+}

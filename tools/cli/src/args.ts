@@ -1,0 +1,139 @@
+import { parseArgs } from 'node:util';
+import { ScriptSchema } from '@keel/contracts';
+
+/** A mistake on the command line: printed with a pointer to `keel help`, exit 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export type Command =
+  | { cmd: 'help' }
+  | {
+    cmd: 'submit'; input: string; agent?: string; metadata?: Record<string, unknown>;
+    idempotencyKey?: string; wait: boolean; json: boolean;
+  }
+  | { cmd: 'task'; id: string; json: boolean }
+  | { cmd: 'events'; id: string; json: boolean }
+  | { cmd: 'dead-letters'; service?: string; limit: number; json: boolean };
+
+export const USAGE = `Usage: keel <command> [options]
+
+Commands:
+  submit "<input>"   submit a task; prints its id
+      --agent <name>            agent to run (default: the server's default agent)
+      --metadata '<json>'       free JSON object stored with the task
+      --script '<json turns>'   turns for the scripted model (sets metadata.script)
+      --idempotency-key <key>   the same key twice returns the same task
+      --wait                    follow the task's events to the end; exit 0 only if it succeeded
+  task <id>          show a task: status, output, error, steps, usage, traceId
+  events <id>        stream a task's events until its terminal one
+  dead-letters       list dead letters from the KEEL_DLQ stream (straight from NATS)
+      --service <name>          only letters recorded by this service
+      --limit <n>               the newest n letters (default 20)
+  help               show this text
+
+Every command takes --json for machine-readable output.
+
+Environment:
+  KEEL_URL       orchestrator base URL (default http://127.0.0.1:8080)
+  KEEL_API_KEY   API key (default: KEEL_BOOTSTRAP_API_KEY, else the dev key keel-dev-key)
+  NATS_URL       for dead-letters (default nats://127.0.0.1:4222)
+
+Examples:
+  keel submit "What is 2+2?" --agent demo --wait
+  keel submit "hi" --agent demo --script '[{"content":"hello"}]' --wait
+  keel events <id>
+  keel dead-letters --service orchestrator --limit 5`;
+
+function parseJson(flag: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${flag}: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+function parse(args: readonly string[], options: Parameters<typeof parseArgs>[0]['options']) {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function oneId(cmd: string, positionals: string[]): string {
+  if (positionals.length !== 1 || positionals[0].trim() === '') throw new UsageError(`${cmd}: expected one task id, as in: keel ${cmd} <id>`);
+  return positionals[0];
+}
+
+export function parseCommand(argv: readonly string[]): Command {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      return { cmd: 'help' };
+    case 'submit': {
+      const { values: v, positionals } = parse(rest, {
+        agent: { type: 'string' },
+        metadata: { type: 'string' },
+        script: { type: 'string' },
+        'idempotency-key': { type: 'string' },
+        wait: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      });
+      // Unquoted words are almost certainly one input: join them rather than fail.
+      const input = positionals.join(' ');
+      if (input.trim() === '') throw new UsageError('submit: the task input is missing, as in: keel submit "What is 2+2?"');
+      let metadata: Record<string, unknown> | undefined;
+      if (typeof v.metadata === 'string') {
+        const m = parseJson('--metadata', v.metadata);
+        if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new UsageError('--metadata: expected a JSON object, like \'{"team":"qa"}\'');
+        metadata = m as Record<string, unknown>;
+      }
+      if (typeof v.script === 'string') {
+        const raw = parseJson('--script', v.script);
+        const script = ScriptSchema.safeParse(Array.isArray(raw) ? raw : [raw]);
+        if (!script.success) {
+          const issue = script.error.issues[0];
+          throw new UsageError(`--script: ${issue.path.length > 0 ? `turn ${issue.path.join('.')}: ` : ''}${issue.message}`);
+        }
+        metadata = { ...metadata, script: script.data };
+      }
+      return {
+        cmd: 'submit',
+        input,
+        agent: typeof v.agent === 'string' ? v.agent : undefined,
+        metadata,
+        idempotencyKey: typeof v['idempotency-key'] === 'string' ? v['idempotency-key'] : undefined,
+        wait: v.wait === true,
+        json: v.json === true,
+      };
+    }
+    case 'task':
+    case 'events': {
+      const { values: v, positionals } = parse(rest, { json: { type: 'boolean', default: false } });
+      return { cmd, id: oneId(cmd, positionals), json: v.json === true };
+    }
+    case 'dead-letters': {
+      const { values: v, positionals } = parse(rest, {
+        service: { type: 'string' },
+        limit: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      });
+      if (positionals.length > 0) throw new UsageError(`dead-letters: unexpected argument "${positionals[0]}"`);
+      let limit = 20;
+      if (typeof v.limit === 'string') {
+        if (!/^\d+$/.test(v.limit) || Number(v.limit) < 1) throw new UsageError(`--limit: expected a positive whole number, got "${v.limit}"`);
+        limit = Number(v.limit);
+      }
+      return { cmd, service: typeof v.service === 'string' ? v.service : undefined, limit, json: v.json === true };
+    }
+    default:
+      throw new UsageError(`unknown command "${cmd}"`);
+  }
+}
