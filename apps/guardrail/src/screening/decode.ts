@@ -20,10 +20,11 @@ export const MAX_SEGMENTS = 16;
 const MAX_SEGMENT_CHARS = 64 * 1024;
 const MIN_PRINTABLE_RATIO = 0.9;
 
-const BASE64 = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])/g;
-const HEX_RUN = /(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){8,}(?![0-9A-Fa-f])/g;
+// One pass finds maximal runs of the base64/base64url alphabet; hex-only runs are decoded as hex.
+const B64_OR_HEX = /[A-Za-z0-9+/_-]{16,}={0,2}/g;
 const HEX_ESCAPED = /(?:\\x[0-9A-Fa-f]{2}){4,}/g;
 const HEX_SPACED = /(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2} ){7,}[0-9A-Fa-f]{2}(?![0-9A-Fa-f])/g;
+const HEX_SPACED_HINT = /[0-9A-Fa-f]{2} [0-9A-Fa-f]{2} [0-9A-Fa-f]{2} [0-9A-Fa-f]{2} /;
 const URL_RUN = /[A-Za-z0-9._~+\-!*'()%]{9,}/g;
 const PCT = /%[0-9A-Fa-f]{2}/g;
 const HEX_ONLY = /^[0-9A-Fa-f]+$/;
@@ -50,12 +51,12 @@ function asText(bytes: Buffer): string | null {
   return s;
 }
 
-function decodeBase64(seg: string): string | null {
+function decodeBase64OrHex(seg: string): string | null {
+  if (HEX_ONLY.test(seg)) return seg.length % 2 === 0 ? decodeHex(seg) : null;
   const body = seg.replace(/=+$/, '');
   if (body.length % 4 === 1) return null;
   // Plain words and identifiers are not base64: demand a digit or mixed case and symbols.
   if (!HAS_DIGIT.test(body) && !(HAS_UPPER.test(body) && HAS_LOWER.test(body))) return null;
-  if (HEX_ONLY.test(body)) return null;
   return asText(Buffer.from(body.replace(/-/g, '+').replace(/_/g, '/'), 'base64'));
 }
 
@@ -90,7 +91,8 @@ function scan(
     const end = start + m[0].length;
     if (out.some((s) => start < s.end && end > s.start)) continue;
     const decoded = decode(m[0]);
-    if (decoded !== null) out.push({ start, end, encoding, decoded });
+    // The base64 scan also finds hex-only runs, which are decoded as hex.
+    if (decoded !== null) out.push({ start, end, encoding: encoding === 'base64' && HEX_ONLY.test(m[0]) ? 'hex' : encoding, decoded });
   }
 }
 
@@ -99,9 +101,8 @@ export function findEncodedSegments(text: string): EncodedSegment[] {
   const out: EncodedSegment[] = [];
   if (text.length < 16) return out;
   if (text.includes('\\x')) scan(text, HEX_ESCAPED, 'hex', decodeHex, out);
-  scan(text, HEX_SPACED, 'hex', decodeHex, out);
-  scan(text, HEX_RUN, 'hex', decodeHex, out);
+  if (HEX_SPACED_HINT.test(text)) scan(text, HEX_SPACED, 'hex', decodeHex, out);
   if (text.includes('%')) scan(text, URL_RUN, 'url', decodeUrl, out);
-  scan(text, BASE64, 'base64', decodeBase64, out);
+  scan(text, B64_OR_HEX, 'base64', decodeBase64OrHex, out);
   return out;
 }

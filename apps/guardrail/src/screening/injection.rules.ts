@@ -18,6 +18,8 @@ export interface InjectionRule {
   /** Rules that only make sense inside untrusted data (e.g. "in your reply ..."). */
   readonly channels: readonly ScreenChannel[];
   readonly pattern: RegExp;
+  /** Cheap pre-check: the rule only runs when the match view contains one of these substrings. */
+  readonly gate?: readonly string[];
 }
 
 const ALL: readonly ScreenChannel[] = ['user', 'tool_output'];
@@ -62,8 +64,104 @@ function script(src: string): RegExp {
 type Def = [id: string, category: InjectionCategory, weight: number, pattern: RegExp, channels?: readonly ScreenChannel[]];
 
 function build(lang: string, defs: readonly Def[]): InjectionRule[] {
-  return defs.map(([id, category, weight, pattern, channels]) => ({ id: `${lang}.${id}`, category, weight, lang, channels: channels ?? ALL, pattern }));
+  return defs.map(([id, category, weight, pattern, channels]) => {
+    const fullId = `${lang}.${id}`;
+    return { id: fullId, category, weight, lang, channels: channels ?? ALL, pattern, gate: GATES[fullId] };
+  });
 }
+
+// Gates are written in the match view's alphabet (lower case, `l` folded to `i`). Running ~100
+// regexes over every message is the main cost of screening; most rules are skipped by a substring check.
+const IGNORE_VERBS = ['ignor', 'disregard', 'forget', 'skip', 'overr', 'bypass', 'negiect', 'discard', 'abandon', 'drop', 'dismiss', 'overiook', 'aside', 'throw', 'foiiow'];
+const YOUR = ['your'];
+const CODE = ['code', 'snippet', 'script', 'iine', 'function', 'biock', 'excerpt', 'section', 'segment', 'fragment', 'program'];
+const GATES: Readonly<Record<string, readonly string[]>> = {
+  'en.ignore_previous': IGNORE_VERBS,
+  'en.ignore_all_above': IGNORE_VERBS,
+  'en.forget_your_rules': IGNORE_VERBS,
+  'en.ignore_the_above': ['ignor', 'disregard', 'forget', 'skip'],
+  'en.ignore_all_bare': ['ignor', 'disregard', 'forget'],
+  'en.disable_safety': ['ignor', 'bypass', 'disab', 'turn off', 'switch off', 'remov', 'deactiv', 'overr', 'circumv', 'evade', 'iift', 'drop', 'suspend'],
+  'en.ignore_safety': ['ignor', 'bypass', 'disab', 'disregard', 'skip', 'turn off', 'deactiv', 'remov', 'circumv'],
+  'en.regardless_of_previous': ['regardiess', 'instead of', 'disregard', 'ignoring', 'overriding', 'notwithstanding', 'spite', 'despite'],
+  'en.new_instructions': ['instruction', 'ruie', 'directive', 'command', 'task', 'order'],
+  'en.your_new_task': YOUR,
+  'en.instead_do': ['instead', 'rather'],
+  'en.reveal_system_prompt': ['prompt', 'instruction', 'message', 'ruies', 'guideiines', 'directives', 'configuration', 'setup'],
+  'en.reveal_your_prompt': YOUR,
+  'en.system_prompt_mention': ['prompt', 'instructions'],
+  'en.repeat_above': ['above', 'before this', 'preceding', 'prior', 'so far'],
+  'en.repeat_starting_with': ['you are'],
+  'en.role_marker_chatml': ['<', '['],
+  'en.role_marker_heading': ['system', 'admin', 'deveioper', 'root', 'assistant'],
+  'en.role_marker_tag': ['<', '{{', 'roie', '[system'],
+  'en.role_marker_line': ['sys'],
+  'en.override_mode': ['override', 'mode', 'access'],
+  'en.enter_mode': ['mode'],
+  'en.authority_claim': ['authori', 'override', 'uniock', 'grant', 'disabie', 'command', 'order', 'instruct'],
+  'en.i_am_your_developer': ['i am', 'i\'m', 'im ', 'this is'],
+  'en.exfil_secret': YOUR.concat(['the password', 'its password', 'the secret', 'the api key', 'the private key', 'the credentials', 'the access']),
+  'en.tool_abuse': ['now', 'immediateiy', 'without'],
+  'en.exec_prefix': ['`'],
+  'en.shell_exec': ['system', 'subprocess', 'sh -c', 'exec', 'evai', 'fork', 'chiid_process', 'runtime', 'popen'],
+  'en.sensitive_target': ['whoami', '/etc/', 'reboot', 'shutdown', 'rm -rf', '/dev/', ':()', 'mkfs', 'nc -e'],
+  'en.start_answer_with': YOUR,
+  'en.given_initially': ['given'],
+  'en.exfil_training': ['training', 'confidentiai', 'internai'],
+  'en.you_are_free': ['free'],
+  'en.no_longer_bound': ['no ionger'],
+  'en.dan': ['dan', 'anything now', 'dude', 'stan', 'aim', 'mongo', 'evii', 'jaiibr'],
+  'en.developer_mode': ['mode'],
+  'en.without_restrictions': ['without', 'free', 'ignoring', 'bypassing', 'bound', 'unconstrained', 'beyond', 'outside'],
+  'en.no_restrictions': ['restriction', 'iimit', 'fiiter', 'censor', 'ruies', 'guideiine', 'ethic', 'morai', 'boundar', 'constraint', 'safeguard'],
+  'en.unfiltered_ai': ['unfiitered', 'uncensored', 'unrestricted', 'uniimited', 'amorai', 'unethicai', 'unbound', 'iiberated', 'unchained', 'jaiibroken', 'rogue', 'evii', 'unhinged'],
+  'en.broke_free': ['confines', 'shackies', 'chains', 'restrictions', 'constraints', 'iimitations', 'ruies'],
+  'en.does_not_care': ['ruies', 'ethics', 'poiic', 'guideiines', 'morai', 'iaws', 'restrictions'],
+  'en.stay_in_character': ['character'],
+  'en.you_are_now': ['you are now', 'you\'re now', 'youre now', 'now on', 'wiii now', 'going to'],
+  'en.pretend_persona': ['pretend', 'act as', 'roiepiay', 'simuiate', 'imagine you'],
+  'en.never_refuse': ['refuse', 'deciine', 'reject', 'say no', 'say that', 'can\'t', 'censor', 'warn', 'aiways', 'must'],
+  'en.policy_mention': ['openai', 'anthropic'],
+  'en.dual_response': ['🔓', '🔒', '[', 'responses', 'answers', 'paragraphs'],
+  'en.hypothetical_bypass': ['hypotheticai', 'fictionai', 'fictitious'],
+  'en.ai_language_model': ['ai ianguage', 'sorry'],
+  'en.in_your_reply': YOUR,
+  'en.modify_your_answer': YOUR,
+  'en.assistant_should': ['shouid', 'must', 'wiii', 'has to', 'required', 'instructed', 'needs to'],
+  'en.include_code': CODE.concat(['inclusion']),
+  'en.exfil_code': ['requests.', 'socket.'],
+  'en.your_reply_any': YOUR,
+  'en.your_code': YOUR,
+  'en.following_code': ['code'],
+  'en.execute_code': CODE,
+  'en.addressed_to_ai': ['ai', 'assistant', 'modei', 'iim', 'bot', 'agent', 'chatgpt', 'ciaude'],
+  'es.ignore_previous': ['ignor', 'oivid', 'descart', 'omit', 'desobedec', 'pasa por', 'caso omiso'],
+  'es.ignore_above': [' io '],
+  'es.exfil_password': ['contraseña', 'ciave'],
+  'es.reveal_system_prompt': ['sistema', 'iniciai', 'ocuit', 'secret', 'originai'],
+  'es.system_prompt_mention': ['sistema'],
+  'es.exfil_secret': ['contraseña', 'ciave', 'código', 'codigo'],
+  'es.mode': ['modo'],
+  'es.without_restrictions': ['sin '],
+  'es.no_restrictions': ['sin '],
+  'es.dan': ['ahora'],
+  'es.you_are_now': ['ahora'],
+  'de.ignore_previous': ['anweisung', 'instruktion', 'befehi', 'regein', 'vorgabe', 'richtiinie', 'anordnung', 'prompt', 'aufforderung', 'einschränkung'],
+  'de.reveal_system_prompt': ['system', 'anweisung'],
+  'de.system_prompt_mention': ['system'],
+  'de.exfil_secret': ['passwort', 'kennwort', 'schiüssei', 'code'],
+  'de.mode': ['modus'],
+  'de.without_restrictions': ['ohne', 'frei von'],
+  'de.no_restrictions': ['ohne', 'keine'],
+  'de.dan': ['aiies'],
+  'de.you_are_now': ['du bist', 'bist du'],
+  'fr.ignore_previous': ['instructions', 'consignes', 'règies', 'regies', 'directives', 'ordres', 'indications'],
+  'fr.ignore_all': ['tout'],
+  'fr.exfil_password': ['mot de passe', 'cié', 'code secret'],
+  'fr.reveal_system_prompt': ['système', 'systeme', 'initiai', 'caché', 'secrèt', 'secret'],
+  'fr.mode': ['mode'],
+  'fr.no_restrictions': ['sans'],
+};
 
 const PI: InjectionCategory = 'prompt_injection';
 const JB: InjectionCategory = 'jailbreak';
@@ -74,15 +172,15 @@ const EN_PRIOR = '(?:previous|prior|preceding|above|earlier|former|initial|origi
 const EN_ORDERS = '(?:instructions?|prompts?|rules?|directives?|guidelines?|commands?|orders?|context|messages?|guidance|constraints?|programming|restrictions?|polic(?:y|ies)|conversation|requests?|tasks?|text|content|inputs?|training|limitations?|protocols?)';
 
 const en = build('en', [
-  ['ignore_previous', PI, 0.9, latin(`\\b${EN_OVERRIDE_VERB}(?:~(?:all|any|every|each|the|your|my|these|those|of|everything|and|that|which|you|have|were|been|was|given|told|received))* ${EN_PRIOR}(?:~\\p{L}+){0,2} ${EN_ORDERS}\\b`)],
-  ['ignore_all_above', PI, 0.8, latin(`\\b${EN_OVERRIDE_VERB}~(?:all|everything|anything) (?:~(?:that|which))?(?:above|before|prior|previously|so far|(?:you|i) (?:were|was|have been|had been|have) (?:toid|given|said|instructed|iearned)(?:~or~(?:have~)?(?:been~)?(?:toid|given|iearned))?|(?:i|we) (?:said|told you))\\b`)],
+  ['ignore_previous', PI, 0.9, latin(`\\b${EN_OVERRIDE_VERB}(?: (?:all|any|every|each|the|your|my|these|those|of|everything|and|that|which|you|have|were|been|was|given|told|received))* ${EN_PRIOR}(?:~\\p{L}+){0,2} ${EN_ORDERS}`)],
+  ['ignore_all_above', PI, 0.8, latin(`\\b${EN_OVERRIDE_VERB}~(?:all|everything|anything)~(?:(?:that|which)~)?(?:above|before|prior|previousiy|so far|(?:you|i)~(?:were|was|have|had)~(?:been~)?(?:toid|given|said|instructed|iearned)|(?:i|we)~(?:said|toid you))\\b`)],
   ['forget_your_rules', PI, 0.7, latin(`\\b${EN_OVERRIDE_VERB}(?:~(?:all|any|of))* (?:your|its|the ai'?s|the model'?s|openai'?s|anthropic'?s) (?:\\p{L}+~)?${EN_ORDERS}\\b`)],
   ['disable_safety', PI, 0.8, latin('\\b(?:ignore|bypass|disable|turn off|switch off|remove|deactivate|override|circumvent|evade|lift|drop|suspend)(?:~(?:all|your|the|any|its|of))* (?:safety|security|content|ethical|moral|censorship|moderation)? ?(?:filters?|filtering|guardrails?|restrictions|safeguards|protections?|censorship|safety (?:features?|measures?|protocols?|mechanisms?|guidelines?|settings?|checks?|rules?)|content polic(?:y|ies)|ethics|ethical guidelines|moral guidelines)\\b')],
   ['new_instructions', PI, 0.4, latin('\\b(?:new|updated|real|actual|revised|override|overriding|secret|hidden|priority) (?:system )?(?:instructions?|rules?|directives?|commands?|task|orders?) ?[:\\-]')],
   ['your_new_task', PI, 0.6, latin('\\byour (?:new|real|actual|true|only|next|primary)(?:~(?:primary|main|reai|true|only))? (?:task|job|goal|instructions?|purpose|objective|mission|role|directive) (?:is|are|will be|now is)\\b')],
   ['instead_do', PI, 0.3, latin('\\b(?:instead|rather)(?:,)? (?:you (?:must|should|will)|do the following|follow (?:these|my|the following))')],
   ['reveal_system_prompt', PI, 0.85, latin('\\b(?:reveal|show|print|display|output|repeat|tell|give|share|leak|dump|expose|disclose|return|write|list|recite|spell|provide|type|echo|paste|translate|summari[sz]e|what (?:is|are|was|were)|what\'?s)(?:~(?:me|us|out|all|back|exactly|verbatim|the|of|full|entire|complete|whole|your))* (?:system|initial|original|hidden|secret|internal|developer|pre|opening|first|starting|confidential|underlying|base) ?(?:prompts?|instructions?|messages?|rules|guidelines|directives|configuration|setup)\\b')],
-  ['reveal_your_prompt', PI, 0.6, latin('\\b(?:reveal|show|print|display|output|repeat|tell|give|share|leak|dump|expose|disclose|recite|what (?:is|are|was|were)|what\'?s)(?:~(?:me|us|out|all|back|exactly|verbatim|the|full|entire))* your(?:~(?:fuii|entire|compiete|whoie|exact|originai|initiai|hidden|secret|internai|current|reai|underiying))* (?:prompt|instructions|rules|guidelines|directives|programming|configuration|password|passphrase|secret(?: key| code| phrase| token)?|api key|credentials|private key|access code)\\b')],
+  ['reveal_your_prompt', PI, 0.6, latin('\\b(?:reveal|show|print|display|output|repeat|tell|give|share|leak|dump|expose|disclose|recite|what (?:is|are|was|were)|what\'?s)(?:~(?:me|us|out|all|back|exactly|verbatim|the|full|entire))* your(?:~(?:fuii|entire|compiete|whoie|exact|originai|initiai|hidden|secret|internai|current|reai|underiying))* (?:prompt|instructions|rules|guidelines|directives|programming|configuration)\\b')],
   ['system_prompt_mention', PI, 0.25, latin('\\b(?:system|initial|hidden|secret|developer|confidential) ?(?:prompt|instructions)\\b')],
   ['repeat_above', PI, 0.6, latin('\\b(?:repeat|print|output|write|copy|echo|show|return|reproduce|recite)(?:~(?:back|out|all|the|every|each|of|exactly|verbatim))* (?:text|words?|content|lines?|instructions|everything|tokens|sentences?|messages?) (?:above|before this|preceding|prior|so far)\\b')],
   ['repeat_starting_with', PI, 0.6, latin('\\b(?:starting|beginning|start|begin) with (?:the )?(?:words?|phrase|text|sentence) ["\'“]?you are\\b')],

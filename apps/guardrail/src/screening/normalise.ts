@@ -49,8 +49,9 @@ function isInvisible(cp: number): boolean {
   );
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 const MARK = /^\p{M}$/u;
+const STRAY_DIACRITICS = /(?<=.)[\u0300-\u036f]/gu;
 
 function isMarkAt(text: string, i: number): boolean {
   const cp = text.codePointAt(i);
@@ -62,12 +63,25 @@ function isMarkAt(text: string, i: number): boolean {
 export function cleanView(text: string): TextView {
   // Fast path: pure ASCII is already NFKC and holds no invisible characters.
   if (!NON_ASCII.test(text)) return { text, starts: null, ends: null };
-  let out = '';
+  const parts: string[] = [];
   const starts: number[] = [];
   const ends: number[] = [];
   const n = text.length;
   let i = 0;
   while (i < n) {
+    // Copy a run of ASCII in one go (its last character may take combining marks).
+    let j = i;
+    while (j < n && text.charCodeAt(j) < 0x80) j++;
+    if (j < n && j > i && isMarkAt(text, j)) j--;
+    if (j > i) {
+      parts.push(text.slice(i, j));
+      for (let k = i; k < j; k++) {
+        starts.push(k);
+        ends.push(k + 1);
+      }
+      i = j;
+      continue;
+    }
     const cp = text.codePointAt(i) as number;
     const len = cp > 0xffff ? 2 : 1;
     if (isInvisible(cp)) {
@@ -76,35 +90,29 @@ export function cleanView(text: string): TextView {
     }
     // Unicode tag characters (U+E0020..E007E) smuggle invisible ASCII: decode them.
     if (cp >= 0xe0020 && cp <= 0xe007e) {
-      out += String.fromCharCode(cp - 0xe0000);
+      parts.push(String.fromCharCode(cp - 0xe0000));
       starts.push(i);
       ends.push(i + len);
       i += len;
       continue;
     }
     // A base character plus its combining marks normalises as one unit.
-    let j = i + len;
+    j = i + len;
     while (j < n && isMarkAt(text, j)) {
       j += (text.codePointAt(j) as number) > 0xffff ? 2 : 1;
     }
-    if (cp < 0x80 && j === i + 1) {
-      out += text[i];
-      starts.push(i);
-      ends.push(i + 1);
-      i = j;
-      continue;
-    }
     let cluster = text.slice(i, j);
     if (j > i + len) cluster = Array.from(cluster).filter((c) => !isInvisible(c.codePointAt(0) as number)).join('');
-    const norm = cluster.normalize('NFKC');
+    // Diacritics NFKC could not compose onto their base are decoration (zalgo): drop them.
+    const norm = cluster.normalize('NFKC').replace(STRAY_DIACRITICS, '');
+    parts.push(norm);
     for (let k = 0; k < norm.length; k++) {
-      out += norm[k];
       starts.push(i);
       ends.push(j);
     }
     i = j;
   }
-  return { text: out, starts, ends };
+  return { text: parts.join(''), starts, ends };
 }
 
 // Look-alikes of Latin letters (lower-case targets). Only folded inside words that
@@ -139,70 +147,40 @@ const WORD = /[\p{L}\p{M}\p{N}_@$!|+€]+/gu;
 const ASCII_LETTER = /[A-Za-z]/;
 const ALNUM = /^[\p{L}\p{N}]$/u;
 
-function lowerUnit(ch: string): string {
-  const c = ch.charCodeAt(0);
-  if (c < 0x80) return c >= 65 && c <= 90 ? String.fromCharCode(c + 32) : ch;
-  const l = ch.toLowerCase();
-  return l.length === 1 ? l : ch;
-}
 
-/** `l` and `i` are merged (both fold from `1`, `|`, `!`); rules are written with this in mind. */
-function mergeLI(ch: string): string {
-  return ch === 'l' ? 'i' : ch;
+// Words that may need folding: anything beyond plain lower-case ASCII letters.
+const NEEDS_FOLD = /[^a-z_]/;
+
+function foldWord(word: string): string {
+  if (!NEEDS_FOLD.test(word) || !ASCII_LETTER.test(word)) return word;
+  let out = '';
+  for (let k = 0; k < word.length; k++) {
+    const ch = word[k];
+    let folded = HOMOGLYPHS[ch];
+    if (folded === undefined && LEET[ch] !== undefined) {
+      const next = word[k + 1];
+      const prev = word[k - 1];
+      const inside = next !== undefined && ALNUM.test(next);
+      // A trailing "$" after a letter is an "s" ("instruction$"); other trailing symbols are punctuation.
+      const trailingS = ch === '$' && next === undefined && prev !== undefined && ASCII_LETTER.test(prev);
+      if (!LEET_SYMBOLS.includes(ch) || inside || trailingS) folded = LEET[ch];
+    }
+    out += folded ?? ch;
+  }
+  return out;
 }
 
 /**
  * Builds the `match` view from `clean`: lower case, homoglyphs and leetspeak folded in
- * Latin-looking words, stray combining diacritics (zalgo) dropped.
+ * Latin-looking words, `l` merged into `i`. Every step maps one UTF-16 unit to one, so
+ * the view shares `clean`'s offset maps.
  */
 export function matchView(clean: TextView): TextView {
-  const src = clean.text;
-  let out = '';
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const push = (ch: string, idx: number): void => {
-    out += ch;
-    starts.push(clean.starts === null ? idx : clean.starts[idx]);
-    ends.push(clean.ends === null ? idx + 1 : clean.ends[idx]);
-  };
-  const copyPlain = (from: number, to: number): void => {
-    for (let k = from; k < to; k++) {
-      const c = src.charCodeAt(k);
-      if (c >= 0x300 && c <= 0x36f) continue;
-      push(mergeLI(lowerUnit(src[k])), k);
-    }
-  };
-  WORD.lastIndex = 0;
-  let last = 0;
-  for (let m = WORD.exec(src); m !== null; m = WORD.exec(src)) {
-    copyPlain(last, m.index);
-    const word = m[0];
-    const latin = ASCII_LETTER.test(word);
-    for (let k = 0; k < word.length; k++) {
-      const idx = m.index + k;
-      const ch = word[k];
-      const c = ch.charCodeAt(0);
-      if (c >= 0x300 && c <= 0x36f) continue;
-      let folded: string | undefined;
-      if (latin) {
-        folded = HOMOGLYPHS[ch];
-        if (folded === undefined && LEET[ch] !== undefined) {
-          // Symbols fold only between word characters so that "rules!" keeps its "!".
-          const isSymbol = LEET_SYMBOLS.includes(ch);
-          const next = word[k + 1];
-          const prev = word[k - 1];
-          const inside = next !== undefined && ALNUM.test(next);
-          // A trailing "$" after a letter is an "s" ("instruction$"); other trailing symbols are punctuation.
-          const trailingS = ch === '$' && next === undefined && prev !== undefined && ASCII_LETTER.test(prev);
-          if (!isSymbol || inside || trailingS) folded = LEET[ch];
-        }
-      }
-      push(mergeLI(folded ?? lowerUnit(ch)), idx);
-    }
-    last = m.index + word.length;
-  }
-  copyPlain(last, src.length);
-  return { text: out, starts, ends };
+  let lower = clean.text.toLowerCase();
+  // A few characters lower-case to two units (e.g. U+0130); keep those unchanged to stay 1:1.
+  if (lower.length !== clean.text.length) lower = Array.from(clean.text, (c) => (c.toLowerCase().length === c.length ? c.toLowerCase() : c)).join('');
+  const folded = lower.replace(WORD, foldWord).replace(/l/g, 'i');
+  return { text: folded, starts: clean.starts, ends: clean.ends };
 }
 
 export function normalise(text: string): NormalisedText {

@@ -14,7 +14,7 @@ export interface PiiMatch {
 
 const EMAIL = /(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63})@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![\w-])/g;
 const IBAN = /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?(?![A-Za-z0-9])/g;
-const CARD = /(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d])/g;
+const CARD = /(?<![\d+-])\d(?:[ -]?\d){11,18}(?![\d])/g;
 const CARD_PREFIX = /^(?:4|5[0-9]|2[2-7]|3[0-8]|6|1800|2131)/;
 const SSN = /(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])/g;
 const IPV4 = /(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\.?\d)/g;
@@ -24,7 +24,8 @@ const PHONE_INTL = /(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1
 const PHONE_NATIONAL = /(?<![\w.+-])(?:\(\d{2,4}\) ?|\d{2,4}[ .-])\d{2,4}(?:[ .-]\d{2,4}){0,3}(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w.-]\d|\d)/g;
 // Bare digit runs only with a phone keyword just before them.
 const PHONE_BARE = /(?:phone|tel|telephone|mobile|cell|fax|call|whatsapp|number|no\.)[^\d\n]{0,12}(\d{8,12})(?!\d)/gi;
-const DATE_LIKE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$/;
+// A date (possibly followed by an hour) is not a phone number.
+const DATE_LIKE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4})(?!\d)/;
 const DIGIT = /\d/g;
 
 function digitsOf(s: string): string {
@@ -99,7 +100,10 @@ export function detectPii(text: string): PiiMatch[] {
   for (const m of text.matchAll(PHONE_NATIONAL)) {
     const core = m[0].replace(/\s?(?:x|ext\.?)\s?\d+$/, '');
     const n = (core.match(DIGIT) ?? []).length;
-    if (n < 7 || n > 13 || DATE_LIKE.test(core)) continue;
+    // SSN-shaped numbers that failed the SSN check are not phones either.
+    if (n < 7 || n > 13 || DATE_LIKE.test(core) || /^\d{3}-\d{2}-\d{4}$/.test(core)) continue;
+    // Two space-separated short groups are usually a house number and a postcode.
+    if (n < 8 && /^\d+ \d+$/.test(core)) continue;
     add(found, 'phone', m.index, m.index + m[0].length);
   }
   for (const m of text.matchAll(PHONE_BARE)) {

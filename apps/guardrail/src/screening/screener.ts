@@ -77,10 +77,12 @@ function cachedRules(channel: ScreenChannel, text: string): InjectionRule[] {
 
 function scanInjection(view: TextView, channel: ScreenChannel, allSpans: boolean): InjectionHit[] {
   const hits: InjectionHit[] = [];
-  for (const rule of cachedRules(channel, view.text)) {
+  const text = view.text;
+  for (const rule of cachedRules(channel, text)) {
+    if (rule.gate !== undefined && !rule.gate.some((g) => text.includes(g))) continue;
     const re = rule.pattern;
     re.lastIndex = 0;
-    for (let m = re.exec(view.text); m !== null; m = re.exec(view.text)) {
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
       if (m[0].length === 0) {
         re.lastIndex++;
         continue;
@@ -94,11 +96,18 @@ function scanInjection(view: TextView, channel: ScreenChannel, allSpans: boolean
   return hits;
 }
 
+/** Sum of weights over distinct rules; rules of different languages matching the very same span
+ * (e.g. "system prompt" in the English and German lists) count once, with the larger weight. */
 export function injectionScore(hits: readonly InjectionHit[]): number {
-  const seen = new Map<string, number>();
-  for (const h of hits) seen.set(h.ruleId, h.weight);
+  const byRule = new Map<string, InjectionHit>();
+  for (const h of hits) if (!byRule.has(h.ruleId)) byRule.set(h.ruleId, h);
+  const bySpan = new Map<string, number>();
+  for (const h of byRule.values()) {
+    const key = h.encoded ? `${h.ruleId}@${h.start}` : `${h.start}:${h.end}`;
+    bySpan.set(key, Math.max(bySpan.get(key) ?? 0, h.weight));
+  }
   let sum = 0;
-  for (const w of seen.values()) sum += w;
+  for (const w of bySpan.values()) sum += w;
   return Math.min(1, Math.max(0, sum));
 }
 
@@ -136,18 +145,24 @@ interface Cut {
   label: string;
 }
 
-const SENTENCE_END = /[.!?。！？\n]/;
+const SENTENCE_END = /[.!?。！？]/;
+
+// A boundary is a line break, CJK full stop, or . ! ? followed by whitespace (so "a.io" or "e.g" do not split).
+function isBoundaryAt(text: string, i: number): boolean {
+  const ch = text[i];
+  if (ch === '\n' || ch === '。' || ch === '！' || ch === '？') return true;
+  return SENTENCE_END.test(ch) && (i + 1 >= text.length || /\s/.test(text[i + 1]));
+}
 
 /** Widens a span to the sentence (or line) that contains it. */
 function sentenceOf(text: string, start: number, end: number): { start: number; end: number } {
   let s = start;
-  while (s > 0 && !SENTENCE_END.test(text[s - 1])) s--;
+  while (s > 0 && !isBoundaryAt(text, s - 1)) s--;
   while (s < start && /\s/.test(text[s])) s++;
   let e = end;
-  while (e < text.length && !SENTENCE_END.test(text[e - 1] ?? '')) e++;
+  while (e < text.length && !isBoundaryAt(text, e - 1)) e++;
   if (e > end && text[e - 1] === '\n') e--;
-  if (e < end) e = end;
-  return { start: s, end: e };
+  return { start: s, end: Math.max(e, end) };
 }
 
 /** Applies non-overlapping cuts to `text`; overlapping cuts merge and keep the longest one's label. */
@@ -189,8 +204,8 @@ export function screen(req: ScreenRequest): ScreenResponse {
 
   const categories: string[] = [];
   if (injFlagged) categories.push(...uniq(a.injection.map((h) => h.category)).sort());
-  if (secrets.length > 0) categories.push('secret', ...uniq(secrets.map((s) => `secret:${s.type}`)));
-  if (pii.length > 0) categories.push('pii', ...uniq(pii.map((p) => `pii:${p.type}`)));
+  if (secrets.length > 0) categories.push('secret', ...uniq(secrets.map((s) => `secret:${s.type}`)).sort());
+  if (pii.length > 0) categories.push('pii', ...uniq(pii.map((p) => `pii:${p.type}`)).sort());
 
   const cuts: Cut[] = secrets.map((s) => ({ start: s.start, end: s.end, label: `[REDACTED:${s.type}]` }));
   if (channel !== 'user') {

@@ -118,6 +118,11 @@ export class CalculatorSandbox {
     return run;
   }
 
+  /** Starts the worker ahead of the first call (loading mathjs takes a few hundred ms). */
+  async warmUp(): Promise<void> {
+    await (this.running ?? this.start()).ready;
+  }
+
   async dispose(): Promise<void> {
     const running = this.running;
     this.running = undefined;

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KeelError } from '@keel/contracts';
 import { CalculatorSandbox } from './calculator.sandbox';
 import { MAX_EXPRESSION_LENGTH, calculatorTool } from './calculator.tool';
@@ -20,6 +20,9 @@ async function failure(promise: Promise<unknown>): Promise<KeelError> {
 }
 
 const sandbox = new CalculatorSandbox();
+beforeAll(async () => {
+  await sandbox.warmUp();
+});
 afterAll(async () => {
   await sandbox.dispose();
 });

@@ -1,0 +1,224 @@
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { connect } from '@nats-io/transport-node';
+import { headers } from '@nats-io/nats-core';
+import { jetstream } from '@nats-io/jetstream';
+import { Subjects, taskIdFor } from '@keel/contracts';
+import type { DeadLetter, TaskView } from '@keel/contracts';
+import { startKeel, startOtlpReceiver, waitFor, SERVICES } from '@keel/testing';
+import type { KeelStack, OtlpReceiver } from '@keel/testing';
+
+/**
+ * The foundation end to end: five service processes on a private nats-server
+ * and a fresh database, a local OTLP receiver, a local HTTP sink for
+ * http_request. Proves the walking skeleton of the real loop.
+ */
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, '..');
+
+describe('Keel end to end (five processes, real NATS JetStream and Postgres)', () => {
+  let keel: KeelStack;
+  let otlp: OtlpReceiver;
+  let sink: Server;
+  let sinkPort: number;
+  const sinkKeys: string[] = [];
+  const api = (path: string, init: RequestInit & { key?: string | null } = {}) => {
+    const h = new Headers(init.headers);
+    if (init.key !== null) h.set('Authorization', `Bearer ${init.key ?? keel.apiKey}`);
+    if (init.body && !h.has('Content-Type')) h.set('Content-Type', 'application/json');
+    return fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: h });
+  };
+  const waitTerminal = (id: string) => waitFor(`task ${id} terminal`, async () => {
+    const t = (await (await api(`/v1/tasks/${id}`)).json()) as TaskView;
+    return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(t.status) ? t : undefined;
+  }, 30_000, 100);
+  const countTasks = async () => {
+    const c = new Client({ connectionString: keel.db.url });
+    await c.connect();
+    try {
+      return Number((await c.query('SELECT count(*) FROM orchestrator.tasks')).rows[0].count);
+    } finally {
+      await c.end();
+    }
+  };
+
+  beforeAll(async () => {
+    sink = createServer((req, res) => {
+      sinkKeys.push(String(req.headers['idempotency-key']));
+      req.resume();
+      req.on('end', () => res.writeHead(201, { 'content-type': 'application/json' }).end('{"created":true}'));
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    sinkPort = (sink.address() as { port: number }).port;
+    const agentsDir = mkdtempSync(join(tmpdir(), 'keel-e2e-agents-'));
+    writeFileSync(join(agentsDir, 'e2e.yaml'), `
+name: e2e
+model: scripted/default
+systemPrompt: You are the end-to-end test agent.
+tools:
+  - calculator
+  - name: http_request
+    allow: ["127.0.0.1:${sinkPort}"]
+    risk: review
+limits: {maxSteps: 10, stepTimeoutMs: 20000}
+`);
+    otlp = await startOtlpReceiver();
+    keel = await startKeel({ agentsDir, otlpUrl: otlp.url });
+  }, 120_000);
+
+  afterAll(async () => {
+    await keel?.stop();
+    await otlp?.close();
+    sink?.close();
+  });
+
+  const threeToolScript = () => [
+    { toolCalls: [{ name: 'calculator', arguments: { expression: '6*7' } }], confidence: 0.97 },
+    { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `http://127.0.0.1:${sinkPort}/orders`, body: { item: 'book' } } }], confidence: 0.95 },
+    { toolCalls: [{ name: 'calculator', arguments: { expression: '42+1' } }], confidence: 0.95 },
+    { content: 'The order is placed; 6*7+1 = 43.' },
+  ];
+
+  async function expectOneTraceAcrossAllServices(task: TaskView) {
+    expect(task.traceId).toMatch(/^[0-9a-f]{32}$/);
+    await otlp.waitFor((spans) => SERVICES.every((s) => spans.some((x) => x.traceId === task.traceId && x.serviceName === s)), 15_000)
+      .catch(() => undefined);
+    const services = otlp.servicesOfTrace(task.traceId!);
+    expect([...services].sort()).toEqual([...SERVICES].sort());
+    const names = otlp.spansOfTrace(task.traceId!).map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(['invoke_agent e2e', 'chat scripted/default', 'execute_tool calculator', 'execute_tool http_request', 'guardrail.screen']));
+  }
+
+  it('runs a task with three tool calls submitted over REST, in one trace across all five services', async () => {
+    const res = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ input: 'Order a book and do some sums', agent: 'e2e', metadata: { script: threeToolScript() } }) });
+    expect(res.status).toBe(202);
+    const { id, status } = (await res.json()) as { id: string; status: string };
+    expect(status).toBe('queued');
+    const task = await waitTerminal(id);
+    expect(task).toMatchObject({ status: 'succeeded', output: 'The order is placed; 6*7+1 = 43.', steps: 4, error: null });
+    expect(task.usage.inputTokens).toBeGreaterThan(0);
+    expect(task.usage.outputTokens).toBeGreaterThan(0);
+    expect(task.usage.costUsd).toBeGreaterThan(0);
+    expect(sinkKeys).toContain(`${id}:2:0`);
+
+    const events = await (await api(`/v1/tasks/${id}/events`)).text();
+    const types = [...events.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
+    expect(types[0]).toBe('task.submitted');
+    expect(types.filter((t) => t === 'tool.completed')).toHaveLength(3);
+    expect(types.at(-1)).toBe('task.succeeded');
+    const ids = [...events.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(ids).toEqual(ids.map((_, i) => i + 1)); // gap-free sequence
+    await expectOneTraceAcrossAllServices(task);
+  });
+
+  it('runs a task submitted on keel.v1.tasks.submit, de-duplicated by Nats-Msg-Id', async () => {
+    const nc = await connect({ servers: keel.nats.url });
+    const js = jetstream(nc);
+    const msgId = `nats-e2e-${Date.now()}`;
+    const h = headers();
+    h.set('Nats-Msg-Id', msgId);
+    const body = JSON.stringify({ input: 'over NATS', agent: 'e2e', metadata: { script: threeToolScript() } });
+    const first = await js.publish(Subjects.tasksSubmit, body, { headers: h, msgID: msgId });
+    const again = await js.publish(Subjects.tasksSubmit, body, { msgID: msgId });
+    expect(again.duplicate).toBe(true);
+    expect(again.seq).toBe(first.seq);
+    await nc.close();
+    const id = taskIdFor('default', msgId);
+    const task = await waitFor('nats task visible', async () => {
+      const r = await api(`/v1/tasks/${id}`);
+      return r.ok ? ((await r.json()) as TaskView) : undefined;
+    }, 15_000).then(() => waitTerminal(id));
+    expect(task).toMatchObject({ status: 'succeeded', steps: 4 });
+    expect(sinkKeys.filter((k) => k === `${id}:2:0`)).toHaveLength(1);
+    await expectOneTraceAcrossAllServices(task);
+  });
+
+  it('dead-letters a malformed message on every inbound subject, lists them with `keel dead-letters`, and keeps serving', async () => {
+    const nc = await connect({ servers: keel.nats.url });
+    const js = jetstream(nc);
+    const garbage = new TextEncoder().encode('{"this is": "not a valid message"');
+    const wrongShape = new TextEncoder().encode(JSON.stringify({ unexpected: true }));
+    for (const subject of [Subjects.tasksSubmit, Subjects.stepsRun, Subjects.approvalsDecided]) {
+      await js.publish(subject, wrongShape);
+    }
+    await js.publish(Subjects.tasksSubmit, garbage);
+    const requestSubjects = [Subjects.guardrailScreen, Subjects.routerComplete, Subjects.toolsExecute, Subjects.toolsDescribe, Subjects.approvalsCheck, Subjects.authVerify];
+    for (const subject of requestSubjects) {
+      const reply = await nc.request(subject, wrongShape, { timeout: 5000 });
+      expect(reply.json<{ ok: boolean; error: { code: string } }>()).toMatchObject({ ok: false, error: { code: 'invalid_request' } });
+    }
+    await nc.close();
+    const inbound = [Subjects.tasksSubmit, Subjects.stepsRun, Subjects.approvalsDecided, ...requestSubjects];
+    const letters = await waitFor('dead letters for every inbound subject', async () => {
+      const { stdout } = await run(process.execPath, [join(ROOT, 'tools/cli/dist/main.js'), 'dead-letters', '--json', '--limit', '1000'], { env: { ...process.env, NATS_URL: keel.nats.url } });
+      const list = JSON.parse(stdout) as DeadLetter[];
+      return inbound.every((s) => list.some((l) => l.subject === s)) ? list : undefined;
+    }, 15_000, 250);
+    for (const s of inbound) {
+      const l = letters.find((x) => x.subject === s)!;
+      expect(l.reason).toBe('validation_error');
+      expect(l.error.message.length).toBeGreaterThan(10);
+    }
+    expect(letters.find((l) => l.data.startsWith('{"this is"'))?.error.message).toMatch(/not valid JSON/);
+    // Human-readable listing too.
+    const { stdout: table } = await run(process.execPath, [join(ROOT, 'tools/cli/dist/main.js'), 'dead-letters'], { env: { ...process.env, NATS_URL: keel.nats.url } });
+    expect(table).toContain('keel.v1.steps.run');
+    expect(table).toContain('validation_error');
+    // Still serving:
+    const res = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ input: 'still there?', agent: 'e2e', metadata: { script: [{ content: 'yes' }] } }) });
+    const { id } = (await res.json()) as { id: string };
+    expect((await waitTerminal(id)).status).toBe('succeeded');
+  });
+
+  it('rejects bad submissions with a 4xx JSON error and a stable code, creating nothing', async () => {
+    const before = await countTasks();
+    const cases: [string, RequestInit & { key?: string | null }, number, string][] = [
+      ['missing input', { method: 'POST', body: JSON.stringify({ agent: 'e2e' }) }, 400, 'invalid_request'],
+      ['wrong types', { method: 'POST', body: JSON.stringify({ input: 42, metadata: 'x' }) }, 400, 'invalid_request'],
+      ['unknown agent', { method: 'POST', body: JSON.stringify({ input: 'hi', agent: 'nope' }) }, 400, 'invalid_request'],
+      ['not JSON', { method: 'POST', body: '{"input": ', headers: { 'Content-Type': 'application/json' } }, 400, 'invalid_request'],
+      ['wrong content type', { method: 'POST', body: 'input=hi', headers: { 'Content-Type': 'text/plain' } }, 415, 'unsupported_media_type'],
+      ['body over 1 MiB', { method: 'POST', body: JSON.stringify({ input: 'x'.repeat(1024 * 1024 + 10) }) }, 413, 'payload_too_large'],
+      ['no API key', { method: 'POST', body: JSON.stringify({ input: 'hi' }), key: null }, 401, 'unauthorized'],
+      ['wrong API key', { method: 'POST', body: JSON.stringify({ input: 'hi' }), key: 'keel_bad_key' }, 401, 'unauthorized'],
+    ];
+    for (const [name, init, status, code] of cases) {
+      const res = await api('/v1/tasks', init);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect({ name, status: res.status, code: body.error?.code }).toEqual({ name, status, code });
+      expect(body.error.message.length).toBeGreaterThan(5);
+    }
+    expect(await countTasks()).toBe(before);
+    const missing = await api('/v1/tasks/00000000-0000-4000-8000-000000000000');
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
+  });
+
+  it('creates one task for the same Idempotency-Key twice', async () => {
+    const before = await countTasks();
+    const init = { method: 'POST', body: JSON.stringify({ input: 'once', agent: 'e2e', metadata: { script: [{ content: 'once' }] } }), headers: { 'Idempotency-Key': `idem-${Date.now()}` } };
+    const a = (await (await api('/v1/tasks', init)).json()) as { id: string };
+    const b = (await (await api('/v1/tasks', init)).json()) as { id: string };
+    expect(b.id).toBe(a.id);
+    expect(await countTasks()).toBe(before + 1);
+    expect((await waitTerminal(a.id)).status).toBe('succeeded');
+  });
+
+  it('serves health, readiness, metrics and the OpenAPI document on every service', async () => {
+    for (const s of SERVICES) {
+      expect((await fetch(`${keel.url(s)}/healthz`)).status).toBe(200);
+      const ready = (await (await fetch(`${keel.url(s)}/readyz`)).json()) as { ready: boolean };
+      expect(ready.ready).toBe(true);
+      expect(await (await fetch(`${keel.url(s)}/metrics`)).text()).toContain('process_cpu_user_seconds_total');
+    }
+    const doc = (await (await fetch(`${keel.url('orchestrator')}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/tasks', '/v1/tasks/{id}', '/v1/tasks/{id}/events']));
+    expect(await (await fetch(`${keel.url('orchestrator')}/metrics`)).text()).toMatch(/keel_tasks_finished_total\{[^}]*status="succeeded"[^}]*\} [1-9]/);
+  });
+});
