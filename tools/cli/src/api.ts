@@ -21,6 +21,7 @@ export class ConnectError extends Error {
 
 export function networkReason(err: unknown): string {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+  if (cause?.code === 'ECONNREFUSED') return 'connection refused, ECONNREFUSED';
   if (typeof cause?.code === 'string') return cause.code;
   if (err instanceof Error && err.name === 'TimeoutError') return 'timed out';
   if (typeof cause?.message === 'string') return cause.message;

@@ -56,9 +56,10 @@ function parseJson(flag: string, text: string): unknown {
   }
 }
 
-function parse(args: readonly string[], options: Parameters<typeof parseArgs>[0]['options']) {
+/** parseArgs' own messages are good ("Unknown option '--wiat'"): keep them, typed as usage errors. */
+function asUsage<T>(parse: () => T): T {
   try {
-    return parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+    return parse();
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
@@ -78,14 +79,14 @@ export function parseCommand(argv: readonly string[]): Command {
     case '-h':
       return { cmd: 'help' };
     case 'submit': {
-      const { values: v, positionals } = parse(rest, {
+      const { values: v, positionals } = asUsage(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: {
         agent: { type: 'string' },
         metadata: { type: 'string' },
         script: { type: 'string' },
         'idempotency-key': { type: 'string' },
         wait: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
-      });
+      } }));
       // Unquoted words are almost certainly one input: join them rather than fail.
       const input = positionals.join(' ');
       if (input.trim() === '') throw new UsageError('submit: the task input is missing, as in: keel submit "What is 2+2?"');
@@ -116,15 +117,17 @@ export function parseCommand(argv: readonly string[]): Command {
     }
     case 'task':
     case 'events': {
-      const { values: v, positionals } = parse(rest, { json: { type: 'boolean', default: false } });
+      const { values: v, positionals } = asUsage(() => parseArgs({
+        args: rest, strict: true, allowPositionals: true, options: { json: { type: 'boolean', default: false } },
+      }));
       return { cmd, id: oneId(cmd, positionals), json: v.json === true };
     }
     case 'dead-letters': {
-      const { values: v, positionals } = parse(rest, {
+      const { values: v, positionals } = asUsage(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: {
         service: { type: 'string' },
         limit: { type: 'string' },
         json: { type: 'boolean', default: false },
-      });
+      } }));
       if (positionals.length > 0) throw new UsageError(`dead-letters: unexpected argument "${positionals[0]}"`);
       let limit = 20;
       if (typeof v.limit === 'string') {

@@ -146,7 +146,8 @@ export const DEAD_LETTER_HEADERS = ['SEQ', 'TIME', 'SERVICE', 'SUBJECT', 'REASON
 
 export function deadLetterCells(r: DeadLetterRow): string[] {
   const l = r.letter;
-  if (!l) return [String(r.seq), r.time ? dateTime(r.time) : '-', '?', truncate(r.subject, 40), 'unreadable', truncate(r.raw ?? '', 60), '-'];
+  const service = r.subject.startsWith('keel.v1.dlq.') ? r.subject.slice('keel.v1.dlq.'.length) : '?';
+  if (!l) return [String(r.seq), r.time ? dateTime(r.time) : '-', service, truncate(r.subject, 40), 'unreadable', truncate(r.raw ?? '', 60), '-'];
   return [
     String(r.seq),
     dateTime(l.at),

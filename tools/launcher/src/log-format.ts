@@ -27,7 +27,7 @@ const LEVEL_COLOUR: Record<string, string> = {
 };
 
 /** Fields shown elsewhere on the line (or noise for a local console). */
-const HIDDEN = new Set(['level', 'time', 'msg', 'message', 'service', 'pid', 'hostname', 'v', 'instance']);
+const HIDDEN = new Set(['level', 'level_name', 'time', 'msg', 'message', 'service', 'pid', 'hostname', 'v', 'instance']);
 /** Ids worth seeing but not in full: 8 characters are enough to grep and to tell apart. */
 const SHORT_IDS = new Set(['trace_id', 'traceId', 'span_id', 'spanId', 'task_id', 'taskId', 'trace_flags']);
 const MAX_VALUE = 300;

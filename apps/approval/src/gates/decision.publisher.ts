@@ -1,0 +1,74 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Subjects } from '@keel/contracts';
+import type { ApprovalDecided } from '@keel/contracts';
+import { Bus, STREAMS } from '@keel/messaging';
+import { LOGGER } from '@keel/service-kit';
+import type { Logger } from '@keel/telemetry';
+import { GatesRepository } from './gates.repository';
+import type { Gate } from './gates.repository';
+
+const SWEEP_EVERY_MS = 5_000;
+/** Leave the request that made the decision time to publish it itself. */
+const SWEEP_GRACE_MS = 5_000;
+
+/** The Nats-Msg-Id of a decision: the gate id, plus the revision once a gate was re-opened (else the stream would drop it as a duplicate). */
+export const decisionMsgId = (g: Pick<Gate, 'id' | 'revision'>): string => (g.revision === 0 ? g.id : `${g.id}:${g.revision}`);
+
+/**
+ * Publishes `keel.v1.approvals.decided` for a decided approval gate. The
+ * decision is committed first; a publish that fails (NATS away) is retried
+ * by the sweep, so a waiting task always hears about its decision.
+ */
+@Injectable()
+export class DecisionPublisher implements OnApplicationBootstrap, OnModuleDestroy {
+  private timer?: NodeJS.Timeout;
+  private sweeping = false;
+
+  constructor(
+    @Inject(Bus) private readonly bus: Bus,
+    @Inject(GatesRepository) private readonly gates: GatesRepository,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.bus.ensureStream(STREAMS.approvals);
+    this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  async publish(g: Gate): Promise<void> {
+    if (g.kind !== 'approve' || (g.status !== 'approved' && g.status !== 'rejected')) return;
+    const payload: ApprovalDecided = {
+      gateId: g.id, taskId: g.taskId, tenant: g.tenant, step: g.step,
+      decision: g.status === 'approved' ? 'approve' : 'reject',
+      decidedBy: g.decidedBy ?? 'unknown',
+      ...(g.comment ? { comment: g.comment } : {}),
+    };
+    await this.bus.publish(Subjects.approvalsDecided, payload, { msgId: decisionMsgId(g) });
+    await this.gates.markPublished(g.id, g.revision);
+  }
+
+  /** Publishes decisions whose first publish failed. Returns how many went out. */
+  async sweep(graceMs = SWEEP_GRACE_MS): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    let sent = 0;
+    try {
+      for (const g of await this.gates.unpublished(graceMs, 100)) {
+        await this.publish(g);
+        sent++;
+      }
+      if (sent) this.logger.info({ count: sent }, 're-published approval decisions');
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'could not re-publish approval decisions; will retry');
+    } finally {
+      this.sweeping = false;
+    }
+    return sent;
+  }
+}

@@ -1,0 +1,176 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { KeelError } from '@keel/contracts';
+import type { Agent, ApprovalCheckRequest, ApprovalCheckResponse, CallDecision, Principal, ToolCall } from '@keel/contracts';
+import { AGENTS, ENV, LOGGER } from '@keel/service-kit';
+import type { Logger } from '@keel/telemetry';
+import { counter } from '@keel/telemetry';
+import { decide } from '../policy/risk.policy';
+import type { PolicyDecision } from '../policy/risk.policy';
+import { argsHash } from './args-hash';
+import { DecisionPublisher } from './decision.publisher';
+import { GatesRepository } from './gates.repository';
+import type { Gate, GateStatus } from './gates.repository';
+
+export interface GateView {
+  id: string;
+  taskId: string;
+  step: number;
+  index: number;
+  agent: string;
+  tool: string;
+  arguments: Record<string, unknown>;
+  argsHash: string;
+  tier: string;
+  kind: string;
+  reason: string;
+  status: GateStatus;
+  decidedBy: string | null;
+  comment: string | null;
+  createdAt: string;
+  decidedAt: string | null;
+}
+
+export const toView = (g: Gate): GateView => ({
+  id: g.id, taskId: g.taskId, step: g.step, index: g.callIndex, agent: g.agent, tool: g.tool, arguments: g.arguments, argsHash: g.argsHash,
+  tier: g.tier, kind: g.kind, reason: g.reason, status: g.status, decidedBy: g.decidedBy, comment: g.comment,
+  createdAt: g.createdAt.toISOString(), decidedAt: g.decidedAt ? g.decidedAt.toISOString() : null,
+});
+
+export interface ApprovalEnv {
+  KEEL_APPROVAL_BASE_URL?: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const LIST_LIMIT = 100;
+
+const checked = counter('keel_approval_checks_total', 'Proposed tool calls checked, by answer', ['action', 'tier']);
+const decided = counter('keel_approval_decisions_total', 'Human decisions on gates, by kind and outcome', ['kind', 'status']);
+
+/** Gates: the policy answer for proposed calls, and the human decisions on them. */
+@Injectable()
+export class GatesService {
+  constructor(
+    @Inject(GatesRepository) private readonly gates: GatesRepository,
+    @Inject(DecisionPublisher) private readonly publisher: DecisionPublisher,
+    @Inject(AGENTS) private readonly agents: Map<string, Agent>,
+    @Inject(ENV) private readonly env: ApprovalEnv,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** `keel.v1.approvals.check`: one answer per call, in order. Asking again for the same step is safe (gates are keyed by task, step and index). */
+  async check(req: ApprovalCheckRequest): Promise<ApprovalCheckResponse> {
+    const agent = this.agents.get(req.agent);
+    if (!agent) throw new KeelError('invalid_request', `unknown agent "${req.agent}": the approval service loads agents from the same files as the orchestrator`);
+    const decisions: CallDecision[] = [];
+    for (const [index, call] of req.calls.entries()) {
+      const d = await this.checkCall(req, agent, index, call);
+      checked.inc({ action: d.action, tier: d.tier });
+      decisions.push(d);
+    }
+    return { decisions };
+  }
+
+  private async checkCall(req: ApprovalCheckRequest, agent: Agent, index: number, call: ToolCall): Promise<CallDecision> {
+    const policy = decide(agent, call, req.confidence);
+    if (policy.action === 'run') return { index, action: 'run', tier: policy.tier, reason: policy.reason };
+
+    const hash = argsHash(call.arguments);
+    const { gate: found, created } = await this.gates.open({
+      tenant: req.tenant, taskId: req.taskId, step: req.step, callIndex: index, agent: agent.name, tool: call.name,
+      arguments: call.arguments, argsHash: hash, tier: policy.tier, reason: policy.reason, kind: policy.action,
+    });
+    if (found.tenant !== req.tenant) {
+      throw new KeelError('conflict', `gate ${found.gateKey} belongs to another tenant`);
+    }
+    if (created) this.logger.info({ gate: found.id, task_id: req.taskId, step: req.step, tool: call.name, tier: policy.tier, kind: policy.action }, `${policy.action === 'approve' ? 'approval gate' : 'review'} opened`);
+
+    let gate = found;
+    if (policy.action === 'approve' && gate.kind === 'review') {
+      gate = (await this.gates.escalate(gate, policy.tier, policy.reason)) ?? gate;
+    }
+    // A review record never holds a call back; an approval gate (also one opened under a stricter policy earlier) does.
+    if (gate.kind === 'review') return { index, action: 'review', tier: policy.tier, reason: policy.reason, gateId: gate.id };
+    return this.answerFromGate(gate, call, hash, index, policy);
+  }
+
+  private async answerFromGate(gate: Gate, call: ToolCall, hash: string, index: number, policy: PolicyDecision): Promise<CallDecision> {
+    const base = { index, tier: gate.tier, gateId: gate.id };
+    switch (gate.status) {
+      case 'approved': {
+        if (gate.argsHash === hash) return { ...base, action: 'run', reason: `approved by ${gate.decidedBy ?? 'unknown'}` };
+        const reopened = await this.gates.reopen(gate, call.arguments, hash);
+        this.logger.warn({ gate: gate.id, task_id: gate.taskId }, 'call arguments differ from the approved ones; gate re-opened');
+        return { ...base, action: 'wait', reason: this.waitReason(reopened ?? gate, 'the arguments differ from the ones that were approved') };
+      }
+      case 'rejected':
+        // Fail-safe whatever the arguments: a rejection never turns into a run.
+        return { ...base, action: 'rejected', reason: `rejected by ${gate.decidedBy ?? 'unknown'}`, ...(gate.comment ? { comment: gate.comment } : {}) };
+      case 'pending':
+        if (gate.argsHash !== hash) {
+          // The person is looking at the stored arguments; their decision applies to those only (the next check re-opens for these).
+          await this.gates.audit({ tenant: gate.tenant, actor: 'system', action: 'gate.arguments_mismatch', gateId: gate.id, details: { storedArgsHash: gate.argsHash, argsHash: hash } });
+        }
+        return { ...base, action: 'wait', reason: this.waitReason(gate, policy.reason) };
+      default:
+        return { ...base, action: 'wait', reason: this.waitReason(gate, policy.reason) };
+    }
+  }
+
+  private waitReason(gate: Gate, why: string): string {
+    const link = this.env.KEEL_APPROVAL_BASE_URL ? ` at ${this.env.KEEL_APPROVAL_BASE_URL.replace(/\/+$/, '')}/#${gate.id}` : '';
+    return `${why}; waiting for a person to approve gate ${gate.id}${link}`;
+  }
+
+  async list(tenant: string, status: GateStatus | undefined): Promise<GateView[]> {
+    return (await this.gates.list(tenant, status, LIST_LIMIT)).map(toView);
+  }
+
+  async get(tenant: string, id: string): Promise<GateView> {
+    return toView(await this.find(tenant, id));
+  }
+
+  /**
+   * A person's decision. `expectArgsHash` (the console sends it as If-Match)
+   * binds the decision to the arguments the person saw. On an approval gate
+   * the decision is published for the waiting task; on a review record
+   * `approve` marks it reviewed and `reject` records an objection (the call
+   * already ran, so there is nothing to resume).
+   */
+  async decide(principal: Principal, id: string, body: { decision: 'approve' | 'reject'; comment?: string }, expectArgsHash?: string): Promise<GateView> {
+    const gate = await this.find(principal.tenant, id);
+    if (gate.status !== 'pending') throw alreadyDecided(gate);
+    if (expectArgsHash !== undefined && expectArgsHash !== gate.argsHash) throw argsChanged();
+    const status = body.decision === 'reject' ? 'rejected' : gate.kind === 'review' ? 'reviewed' : 'approved';
+    const comment = body.comment?.trim() ? body.comment.trim() : null;
+    const updated = await this.gates.decide(gate, {
+      status, decidedBy: principal.name, comment,
+      audit: {
+        tenant: principal.tenant, actor: principal.name, action: `${gate.kind === 'review' ? 'review' : 'gate'}.${status}`, gateId: gate.id,
+        details: { keyId: principal.keyId, role: principal.role, decision: body.decision, comment, argsHash: gate.argsHash, revision: gate.revision },
+      },
+    });
+    if (!updated) {
+      const now = await this.find(principal.tenant, id);
+      throw now.status !== 'pending' ? alreadyDecided(now) : argsChanged();
+    }
+    decided.inc({ kind: updated.kind, status: updated.status });
+    this.logger.info({ gate: updated.id, task_id: updated.taskId, status, key_id: principal.keyId }, `gate ${status}`);
+    try {
+      await this.publisher.publish(updated);
+    } catch (err) {
+      // The decision is stored; the publisher's sweep sends it when NATS is back.
+      this.logger.warn({ gate: updated.id, err: (err as Error).message }, 'could not publish the decision yet; it will be retried');
+    }
+    return toView(updated);
+  }
+
+  private async find(tenant: string, id: string): Promise<Gate> {
+    // Another tenant's gate and a malformed id look the same as a missing one.
+    const gate = UUID.test(id) ? await this.gates.get(tenant, id) : null;
+    if (!gate) throw new KeelError('not_found', `no approval ${id}`);
+    return gate;
+  }
+}
+
+const alreadyDecided = (g: Gate) => new KeelError('conflict', `approval ${g.id} was already decided: ${g.status}${g.decidedBy ? ` by ${g.decidedBy}` : ''}`, { details: { status: g.status, decidedBy: g.decidedBy } });
+const argsChanged = () => new KeelError('conflict', 'the call\'s arguments changed since you loaded it; reload and decide again');

@@ -1,0 +1,5 @@
+import './instrument';
+import { runService } from '@keel/service-kit';
+import { approvalService } from './service';
+
+void runService(approvalService);

@@ -1,0 +1,60 @@
+import type { Agent, RiskTier, ToolCall } from '@keel/contracts';
+
+/**
+ * Risk policy for one proposed tool call (design.md: risk tiers and
+ * confidence thresholds). Pure: the gate service stores and answers; this
+ * only decides how much human attention a call needs.
+ *
+ * tier  = the agent's `risk` for the tool, else a built-in default;
+ * then  = raised (never lowered) by the model's confidence:
+ *         ≥ 0.9 unchanged, ≥ 0.6 at least `review`, below 0.6 `approve`.
+ */
+export type PolicyAction = 'run' | 'review' | 'approve';
+
+export interface PolicyDecision {
+  tier: RiskTier;
+  /** run: execute now; review: execute now and record a review; approve: a person must say yes first. */
+  action: PolicyAction;
+  reason: string;
+}
+
+export const CONFIDENCE_AUTO = 0.9;
+export const CONFIDENCE_REVIEW = 0.6;
+
+const RANK: Record<RiskTier, number> = { auto: 0, review: 1, approve: 2 };
+const ACTION: Record<RiskTier, PolicyAction> = { auto: 'run', review: 'review', approve: 'approve' };
+const READ_ONLY_HTTP = new Set(['GET', 'HEAD']);
+
+/** The built-in tier of a tool when the agent file says nothing. Unknown tools get the strictest tier. */
+export function defaultTier(call: Pick<ToolCall, 'name' | 'arguments'>): { tier: RiskTier; why: string } {
+  switch (call.name) {
+    case 'calculator':
+      return { tier: 'auto', why: 'calculator is read-only' };
+    case 'http_request': {
+      const method = typeof call.arguments.method === 'string' ? call.arguments.method.toUpperCase() : undefined;
+      return method && READ_ONLY_HTTP.has(method)
+        ? { tier: 'auto', why: `http_request ${method} is read-only` }
+        : { tier: 'review', why: `http_request ${method ?? '(no method)'} may change remote state` };
+    }
+    case 'run_code':
+      return { tier: 'review', why: 'run_code runs arbitrary code (sandboxed)' };
+    default:
+      return { tier: 'approve', why: `${call.name} has no known risk profile` };
+  }
+}
+
+export function decide(agent: Pick<Agent, 'tools'>, call: Pick<ToolCall, 'name' | 'arguments'>, confidence?: number): PolicyDecision {
+  const override = agent.tools.find((t) => t.name === call.name)?.risk;
+  const base = override ? { tier: override, why: `agent sets ${call.name} to risk ${override}` } : defaultTier(call);
+  const reasons = [base.why];
+  let tier = base.tier;
+
+  if (confidence !== undefined && confidence < CONFIDENCE_AUTO) {
+    const floor: RiskTier = confidence < CONFIDENCE_REVIEW ? 'approve' : 'review';
+    if (RANK[floor] > RANK[tier]) {
+      tier = floor;
+      reasons.push(`model confidence ${confidence} is below ${floor === 'approve' ? CONFIDENCE_REVIEW : CONFIDENCE_AUTO}`);
+    }
+  }
+  return { tier, action: ACTION[tier], reason: reasons.join('; ') };
+}

@@ -1,0 +1,48 @@
+import { parseCommand, UsageError } from './args';
+
+describe('parseCommand', () => {
+  it('reads help in all its spellings', () => {
+    for (const argv of [[], ['help'], ['--help'], ['-h']]) expect(parseCommand(argv)).toEqual({ cmd: 'help' });
+  });
+
+  it('reads submit with every option', () => {
+    expect(parseCommand(['submit', 'What is 2+2?', '--agent', 'demo', '--metadata', '{"team":"qa"}', '--idempotency-key', 'k1', '--wait', '--json'])).toEqual({
+      cmd: 'submit', input: 'What is 2+2?', agent: 'demo', metadata: { team: 'qa' }, idempotencyKey: 'k1', wait: true, json: true,
+    });
+  });
+
+  it('joins unquoted words into one input', () => {
+    expect(parseCommand(['submit', 'What', 'is', '2+2?'])).toMatchObject({ input: 'What is 2+2?', wait: false, json: false });
+  });
+
+  it('puts a validated --script into metadata.script, next to --metadata', () => {
+    const c = parseCommand(['submit', 'hi', '--metadata', '{"a":1}', '--script', '[{"toolCalls":[{"name":"calculator","arguments":{"expression":"2+2"}}]},{"content":"4"}]']);
+    expect(c).toMatchObject({ metadata: { a: 1, script: [{ toolCalls: [{ name: 'calculator' }] }, { content: '4' }] } });
+    expect(parseCommand(['submit', 'hi', '--script', '{"content":"one turn"}'])).toMatchObject({ metadata: { script: [{ content: 'one turn' }] } });
+  });
+
+  it.each([
+    [['submit'], /the task input is missing/],
+    [['submit', 'x', '--metadata', '{'], /--metadata: not valid JSON/],
+    [['submit', 'x', '--metadata', '[1]'], /--metadata: expected a JSON object/],
+    [['submit', 'x', '--script', '[{"bogus":1}]'], /--script: turn 0: Unrecognized key/],
+    [['submit', 'x', '--script', '[]'], /--script: .*>=1|--script: .*at least/i],
+    [['submit', 'x', '--wiat'], /Unknown option '--wiat'/],
+    [['task'], /task: expected one task id/],
+    [['events', 'a', 'b'], /events: expected one task id/],
+    [['dead-letters', '--limit', 'x'], /--limit: expected a positive whole number, got "x"/],
+    [['dead-letters', '--limit', '0'], /--limit/],
+    [['dead-letters', 'extra'], /unexpected argument "extra"/],
+    [['frob'], /unknown command "frob"/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseCommand(argv)).toThrow(UsageError);
+    expect(() => parseCommand(argv)).toThrow(message);
+  });
+
+  it('reads task, events and dead-letters', () => {
+    expect(parseCommand(['task', 'abc', '--json'])).toEqual({ cmd: 'task', id: 'abc', json: true });
+    expect(parseCommand(['events', 'abc'])).toEqual({ cmd: 'events', id: 'abc', json: false });
+    expect(parseCommand(['dead-letters'])).toEqual({ cmd: 'dead-letters', service: undefined, limit: 20, json: false });
+    expect(parseCommand(['dead-letters', '--service', 'router', '--limit', '5', '--json'])).toEqual({ cmd: 'dead-letters', service: 'router', limit: 5, json: true });
+  });
+});
