@@ -69,7 +69,9 @@ tools:
 limits: {maxSteps: 10, stepTimeoutMs: 20000}
 `);
     otlp = await startOtlpReceiver();
-    keel = await startKeel({ agentsDir, otlpUrl: otlp.url });
+    // Both OTLP encodings at once: one trace must assemble from JSON and protobuf exporters.
+    const protobuf = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+    keel = await startKeel({ agentsDir, otlpUrl: otlp.url, serviceEnv: { approval: protobuf, guardrail: protobuf, 'tool-executor': protobuf } });
   }, 120_000);
 
   afterAll(async () => {

@@ -20,6 +20,8 @@ export interface KeelStackOptions {
   otlpUrl?: string;
   apiKey?: string;
   env?: Record<string, string>;
+  /** Extra environment for one service's processes (e.g. a different OTLP protocol). */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   replicas?: Partial<Record<ServiceName, number>>;
 }
 
@@ -63,7 +65,7 @@ export async function startKeel(opts: KeelStackOptions = {}): Promise<KeelStack>
     procs.set(k, slot);
     const proc = spawn(process.execPath, [resolve(ROOT, 'apps', service, 'dist', 'main.js')], {
       cwd: ROOT,
-      env: { ...baseEnv, PORT: String(slot.port), KEEL_INSTANCE: String(replica) },
+      env: { ...baseEnv, ...opts.serviceEnv?.[service], PORT: String(slot.port), KEEL_INSTANCE: String(replica) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (b: Buffer) => {
