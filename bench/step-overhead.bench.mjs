@@ -1,87 +1,179 @@
 // Per-step platform overhead of Keel with all five services as processes.
-// Scripted model with no latency; each task is K=10 steps (9 calculator tool
-// steps + a final answer). Prints medians and rates; asserts nothing.
-//   npm run build && node bench/step-overhead.bench.mjs [--tasks 30] [--trace]
+// Scripted model with no latency; each task is K=10 steps (9 tool steps + a
+// final answer). The tool is the built-in `noop` when the tool-executor
+// exports it (enabled with KEEL_ENABLE_BENCH_TOOLS=true), else `calculator`.
+// Prints medians and rates; asserts nothing.
+//   node tools/build-quiet.mjs && node bench/step-overhead.bench.mjs [--tasks 30] [--trace] [--json]
+// Imported (bench/run.mjs): `measureKeel({ tasks, trace })` returns the figures.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import testing from '@keel/testing';
 
-const { values } = parseArgs({ options: { tasks: { type: 'string', default: '30' }, trace: { type: 'boolean', default: false } } });
-const K = 10;
-const SEQUENTIAL_TASKS = Number(values.tasks);
-const script = [
-  ...Array.from({ length: K - 1 }, (_, i) => ({ toolCalls: [{ name: 'calculator', arguments: { expression: `${i}+1` } }], confidence: 0.99 })),
-  { content: 'done' },
-];
+export const K = 10;
+export const CONCURRENCY = [1, 10, 100];
+/** Rounds per concurrency level: c=1 → 10 tasks, c=10 → 30, c=100 → 100 (the peer uses the same). */
+export const ROUNDS = { 1: 10, 10: 3, 100: 1 };
+export const WARMUP_TASKS = 5;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const TERMINAL = new Set(['task.succeeded', 'task.failed', 'task.cancelled', 'task.timed_out']);
 
-const agentsDir = mkdtempSync(join(tmpdir(), 'keel-bench-'));
-writeFileSync(join(agentsDir, 'bench.yaml'), 'name: bench\nmodel: scripted/default\nsystemPrompt: bench\ntools: [calculator]\nlimits: {maxSteps: 50}\n');
-const otlp = values.trace ? await testing.startOtlpReceiver() : undefined;
-const keel = await testing.startKeel({ agentsDir, otlpUrl: otlp?.url, env: { LOG_LEVEL: 'warn', KEEL_STEP_CONCURRENCY: '256' } });
-const base = keel.url('orchestrator');
-const headers = { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' };
-const db = new pg.Client({ connectionString: keel.db.url });
-await db.connect();
+export const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 
-const submit = async () => {
-  const r = await fetch(`${base}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ input: 'bench', agent: 'bench', metadata: { script } }) });
-  return (await r.json()).id;
-};
-const waitDone = async (ids) => {
-  for (;;) {
-    const { rows } = await db.query(`SELECT count(*)::int AS n FROM orchestrator.tasks WHERE id = ANY($1) AND status IN ('succeeded','failed','cancelled','timed_out')`, [ids]);
-    if (rows[0].n === ids.length) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-const stepGaps = async (ids) => {
-  // Consecutive checkpoint commit times of each task = one step's wall time.
-  const { rows } = await db.query(
-    `SELECT task_id, extract(epoch from at) * 1000 AS ms FROM orchestrator.task_events
-      WHERE task_id = ANY($1) AND type IN ('task.submitted', 'step.started') ORDER BY task_id, seq`, [ids]);
-  const byTask = new Map();
-  for (const r of rows) byTask.set(r.task_id, [...(byTask.get(r.task_id) ?? []), Number(r.ms)]);
-  const gaps = [];
-  for (const ts of byTask.values()) for (let i = 1; i < ts.length; i++) gaps.push(ts[i] - ts[i - 1]);
-  return gaps.sort((a, b) => a - b);
-};
-const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
-const rss = () => {
-  const pids = execFileSync('pgrep', ['-f', 'apps/.*/dist/main.js']).toString().trim().split('\n');
-  return pids.reduce((s, pid) => s + Number(execFileSync('ps', ['-o', 'rss=', '-p', pid]).toString().trim() || 0), 0) / 1024;
-};
-
-// Warm up (worker threads, JIT, connection pools).
-for (let i = 0; i < 5; i++) { const id = await submit(); await waitDone([id]); }
-
-console.log(`Keel step overhead: K=${K} steps per task (9 calculator steps + final), scripted model with no latency, tracing ${values.trace ? 'on (OTLP to a local receiver)' : 'off'}`);
-const seqIds = [];
-for (let i = 0; i < SEQUENTIAL_TASKS; i++) { const id = await submit(); seqIds.push(id); await waitDone([id]); }
-const gaps = await stepGaps(seqIds);
-console.log(`sequential: ${gaps.length} steps, per-step p50 ${pct(gaps, 0.5).toFixed(2)} ms, p99 ${pct(gaps, 0.99).toFixed(2)} ms`);
-
-let peakRss = rss();
-for (const c of [1, 10, 100]) {
-  const rounds = c === 1 ? 10 : c === 10 ? 3 : 1;
-  const started = performance.now();
-  let steps = 0;
-  for (let r = 0; r < rounds; r++) {
-    const ids = await Promise.all(Array.from({ length: c }, submit));
-    await waitDone(ids);
-    steps += ids.length * K;
-    peakRss = Math.max(peakRss, rss());
-  }
-  const secs = (performance.now() - started) / 1000;
-  console.log(`concurrency ${String(c).padStart(3)}: ${steps} steps in ${secs.toFixed(2)} s = ${(steps / secs).toFixed(0)} steps/s`);
+/** True when the tool-executor's source exports the built-in no-op bench tool. */
+export function noopToolAvailable() {
+  const dir = join(ROOT, 'apps/tool-executor/src/tools');
+  const index = readFileSync(join(dir, 'index.ts'), 'utf8');
+  return /\bnoop/i.test(index) && existsSync(join(ROOT, 'apps/tool-executor/dist'));
 }
-const { rows: [size] } = await db.query(`SELECT (SELECT count(*) FROM orchestrator.tasks)::int AS tasks,
-  (pg_total_relation_size('orchestrator.tasks') + pg_total_relation_size('orchestrator.task_events') + pg_total_relation_size('orchestrator.messages')
-   + pg_total_relation_size('orchestrator.task_messages') + pg_total_relation_size('tool_executor.ledger'))::bigint AS bytes`);
-console.log(`peak RSS of the five services: ${peakRss.toFixed(0)} MiB; Postgres: ${(Number(size.bytes) / size.tasks / 1024).toFixed(1)} KiB per ${K}-step task (tables + indexes, ${size.tasks} tasks)`);
-await db.end();
-await keel.stop();
-await otlp?.close();
+
+// Peak resident set (VmHWM) of this process's children whose command line matches.
+const childPeaksMiB = (match) => {
+  let pids = [];
+  try {
+    pids = execFileSync('pgrep', ['-P', String(process.pid)]).toString().trim().split('\n').filter(Boolean);
+  } catch { /* no children */ }
+  let kib = 0;
+  for (const pid of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (!match.test(cmd)) continue;
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      kib += Number(hwm?.[1] ?? 0);
+    } catch { /* exited */ }
+  }
+  return kib / 1024;
+};
+
+export async function measureKeel({ tasks = 30, trace = false, log = () => {} } = {}) {
+  const tool = noopToolAvailable() ? 'noop' : 'calculator';
+  const script = [
+    ...Array.from({ length: K - 1 }, (_, i) => ({
+      toolCalls: [{ name: tool, arguments: tool === 'noop' ? {} : { expression: `${i}+1` } }],
+      confidence: 0.99,
+    })),
+    { content: 'done' },
+  ];
+  const agentsDir = mkdtempSync(join(tmpdir(), 'keel-bench-'));
+  writeFileSync(join(agentsDir, 'bench.yaml'), `name: bench\nmodel: scripted/default\nsystemPrompt: bench\ntools: [${tool}]\nlimits: {maxSteps: 50}\n`);
+  const otlp = trace ? await testing.startOtlpReceiver() : undefined;
+  const keel = await testing.startKeel({
+    agentsDir,
+    otlpUrl: otlp?.url,
+    env: { LOG_LEVEL: 'warn', KEEL_STEP_CONCURRENCY: '256', ...(tool === 'noop' ? { KEEL_ENABLE_BENCH_TOOLS: 'true' } : {}) },
+  });
+  const db = new pg.Pool({ connectionString: keel.db.url, max: 3 });
+  const nc = await connect({ servers: keel.nats.url });
+  let stopPoller = () => {};
+  try {
+    const base = keel.url('orchestrator');
+    const headers = { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' };
+
+    // Completion is observed on the live event subject (no polling load on
+    // Postgres); a slow poll of the table covers a missed core-NATS message.
+    const finished = new Map();
+    const waiters = new Map();
+    nc.subscribe('keel.v1.tasks.*.events', {
+      callback: (err, msg) => {
+        if (err) return;
+        const e = msg.json();
+        if (!TERMINAL.has(e.type)) return;
+        finished.set(e.taskId, e.type);
+        waiters.get(e.taskId)?.();
+      },
+    });
+    await nc.flush();
+    const poller = setInterval(() => {
+      if (waiters.size === 0) return;
+      db.query(`SELECT id, status FROM orchestrator.tasks WHERE id = ANY($1) AND status IN ('succeeded','failed','cancelled','timed_out')`, [[...waiters.keys()]])
+        .then(({ rows }) => { for (const r of rows) { finished.set(r.id, r.status); waiters.get(r.id)?.(); } }, () => {});
+    }, 500);
+    stopPoller = () => clearInterval(poller);
+    const waitOne = (id) => new Promise((res) => {
+      if (finished.has(id)) return res();
+      waiters.set(id, () => { waiters.delete(id); res(); });
+    });
+    const waitDone = (ids) => Promise.all(ids.map(waitOne));
+    const submit = async () => {
+      const r = await fetch(`${base}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ input: 'bench', agent: 'bench', metadata: { script } }) });
+      if (!r.ok) throw new Error(`submit failed: ${r.status} ${await r.text()}`);
+      return (await r.json()).id;
+    };
+
+    // Warm up (worker threads, JIT, connection pools).
+    for (let i = 0; i < WARMUP_TASKS; i++) { const id = await submit(); await waitDone([id]); }
+
+    log(`Keel step overhead: K=${K} steps per task (9 ${tool} steps + final), scripted model with no latency, tracing ${trace ? 'on (OTLP to a local receiver)' : 'off'}`);
+    const seqIds = [];
+    for (let i = 0; i < tasks; i++) { const id = await submit(); seqIds.push(id); await waitDone([id]); }
+    // Consecutive checkpoint commit times of each task = one step's wall time
+    // (task.submitted → step 1 started, step n started → step n+1 started).
+    const { rows } = await db.query(
+      `SELECT task_id, type, extract(epoch from at) * 1000 AS ms FROM orchestrator.task_events
+        WHERE task_id = ANY($1) ORDER BY task_id, seq`, [seqIds]);
+    const byTask = new Map();
+    for (const r of rows) byTask.set(r.task_id, [...(byTask.get(r.task_id) ?? []), r]);
+    const gaps = [];
+    const perStep = [];
+    const statuses = {};
+    for (const evs of byTask.values()) {
+      const ts = evs.filter((e) => e.type === 'task.submitted' || e.type === 'step.started').map((e) => Number(e.ms));
+      for (let i = 1; i < ts.length; i++) gaps.push(ts[i] - ts[i - 1]);
+      // Whole task (submitted → terminal event, Keel's own clock) / K.
+      perStep.push((Number(evs.at(-1).ms) - Number(evs[0].ms)) / K);
+      statuses[evs.at(-1).type] = (statuses[evs.at(-1).type] ?? 0) + 1;
+    }
+    gaps.sort((a, b) => a - b);
+    perStep.sort((a, b) => a - b);
+    const seq = {
+      checkpointGapP50: pct(gaps, 0.5), checkpointGapP99: pct(gaps, 0.99), gaps: gaps.length,
+      taskPerStepP50: pct(perStep, 0.5), taskPerStepP99: pct(perStep, 0.99), tasks: perStep.length,
+    };
+    log(`sequential: ${gaps.length} steps, per-step p50 ${seq.checkpointGapP50.toFixed(2)} ms, p99 ${seq.checkpointGapP99.toFixed(2)} ms (checkpoint gaps); task time / K p50 ${seq.taskPerStepP50.toFixed(2)} ms, p99 ${seq.taskPerStepP99.toFixed(2)} ms; final events ${JSON.stringify(statuses)}`);
+
+    const stepsPerSec = {};
+    for (const c of CONCURRENCY) {
+      const started = performance.now();
+      let steps = 0;
+      for (let r = 0; r < ROUNDS[c]; r++) {
+        const ids = await Promise.all(Array.from({ length: c }, submit));
+        await waitDone(ids);
+        steps += ids.length * K;
+      }
+      const secs = (performance.now() - started) / 1000;
+      stepsPerSec[c] = steps / secs;
+      log(`concurrency ${String(c).padStart(3)}: ${steps} steps in ${secs.toFixed(2)} s = ${stepsPerSec[c].toFixed(0)} steps/s`);
+    }
+    const failed = [...finished.values()].filter((s) => s !== 'task.succeeded' && s !== 'succeeded').length;
+
+    const peakRssMiB = childPeaksMiB(/apps\/[^/]+\/dist\/main\.js/);
+    const natsRssMiB = childPeaksMiB(/nats-server/);
+    const { rows: [size] } = await db.query(`SELECT (SELECT count(*) FROM orchestrator.tasks)::int AS tasks,
+      (pg_total_relation_size('orchestrator.tasks') + pg_total_relation_size('orchestrator.task_events') + pg_total_relation_size('orchestrator.messages')
+       + pg_total_relation_size('orchestrator.task_messages') + pg_total_relation_size('tool_executor.ledger'))::bigint AS bytes`);
+    const pgBytesPerTask = Number(size.bytes) / size.tasks;
+    log(`peak RSS of the five services: ${peakRssMiB.toFixed(0)} MiB (sum of per-process VmHWM; nats-server ${natsRssMiB.toFixed(0)} MiB more); Postgres: ${(pgBytesPerTask / 1024).toFixed(1)} KiB per ${K}-step task (tables + indexes, ${size.tasks} tasks); failed tasks: ${failed}`);
+    return {
+      system: 'keel', tool, K, durability: 'every step committed before the next is published', trace,
+      seq, stepsPerSec, peakRssMiB, natsRssMiB, pgBytesPerTask, pgTasks: size.tasks, failed,
+    };
+  } finally {
+    stopPoller();
+    await nc.close().catch(() => {});
+    await db.end().catch(() => {});
+    await keel.stop();
+    await otlp?.close();
+    rmSync(agentsDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { tasks: { type: 'string', default: '30' }, trace: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+  const figures = await measureKeel({ tasks: Number(values.tasks), trace: values.trace, log: values.json ? () => {} : console.log });
+  if (values.json) console.log(JSON.stringify(figures));
+}

@@ -89,12 +89,16 @@ limits: {maxSteps: 10, stepTimeoutMs: 20000}
 
   async function expectOneTraceAcrossAllServices(task: TaskView) {
     expect(task.traceId).toMatch(/^[0-9a-f]{32}$/);
-    await otlp.waitFor((spans) => SERVICES.every((s) => spans.some((x) => x.traceId === task.traceId && x.serviceName === s)), 15_000)
-      .catch(() => undefined);
+    const expectedNames = ['invoke_agent e2e', 'chat scripted/default', 'execute_tool calculator', 'execute_tool http_request', 'guardrail.screen'];
+    // Spans arrive in batches from five exporters: wait until the whole picture is in, then assert on it.
+    await otlp.waitFor((spans) => {
+      const mine = spans.filter((x) => x.traceId === task.traceId);
+      return SERVICES.every((s) => mine.some((x) => x.serviceName === s)) && expectedNames.every((n) => mine.some((x) => x.name === n));
+    }, 15_000).catch(() => undefined);
     const services = otlp.servicesOfTrace(task.traceId!);
     expect([...services].sort()).toEqual([...SERVICES].sort());
     const names = otlp.spansOfTrace(task.traceId!).map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining(['invoke_agent e2e', 'chat scripted/default', 'execute_tool calculator', 'execute_tool http_request', 'guardrail.screen']));
+    expect(names).toEqual(expect.arrayContaining(expectedNames));
   }
 
   it('runs a task with three tool calls submitted over REST, in one trace across all five services', async () => {

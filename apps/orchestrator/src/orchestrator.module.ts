@@ -9,7 +9,8 @@ import { TaskEventsService } from './events/task-events.service';
 import { PeersClient } from './peers/peers.client';
 import { StepDispatcher } from './steps/step.dispatcher';
 import { StepRunner } from './steps/step-runner.service';
-import { StrandedTaskSweeper } from './tasks/stranded-task.sweeper';
+import { TaskWatchdog } from './tasks/task-watchdog.service';
+import { CancellationRegistry } from './steps/cancellation.registry';
 import { TaskRepository } from './tasks/task.repository';
 import { TasksHttpController } from './tasks/tasks.http.controller';
 import { TasksMessageController } from './tasks/tasks.message.controller';
@@ -19,7 +20,7 @@ import { TasksService } from './tasks/tasks.service';
   controllers: [TasksHttpController],
   providers: [
     AuthVerifyResponder,
-    TaskRepository, TasksService, TasksMessageController, StrandedTaskSweeper,
+    TaskRepository, TasksService, TasksMessageController, TaskWatchdog, CancellationRegistry,
     CheckpointRepository, TaskEventsService, PeersClient, StepDispatcher, StepRunner, ApprovalDecisionsConsumer,
   ],
 })

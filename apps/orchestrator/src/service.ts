@@ -15,6 +15,11 @@ export const orchestratorEnv = z.object({
   KEEL_STEP_ACK_WAIT_MS: envInt(10_000, 1000, 600_000),
   /** Deliveries of a step before it is dead-lettered and its task failed. */
   KEEL_STEP_MAX_DELIVER: envInt(5, 1, 100),
+  /** A running step refreshes its task's heartbeat this often. */
+  KEEL_HEARTBEAT_MS: envInt(10_000, 100, 600_000),
+  /** No checkpoint or heartbeat for this long → the task is stalled: event, alert metric, re-dispatch. */
+  KEEL_STALL_AFTER_MS: envInt(30_000, 500, 3_600_000),
+  KEEL_WATCHDOG_INTERVAL_MS: envInt(5_000, 100, 600_000),
 });
 
 export const orchestratorService: ServiceDefinition<typeof orchestratorEnv> = {

@@ -6,4 +6,6 @@ export { freePort, waitForPort, waitFor } from './net';
 export { startOtlpReceiver } from './otlp-receiver';
 export type { OtlpReceiver, ReceivedSpan } from './otlp-receiver';
 export { startKeel, SERVICES } from './keel-stack';
-export type { KeelStack, KeelStackOptions, ServiceName } from './keel-stack';
+export type { KeelProcess, KeelStack, KeelStackOptions, ServiceName } from './keel-stack';
+export { startPostgres, postgresBinDir, PG_BIN_ROOT } from './postgres-server';
+export type { TestPostgres } from './postgres-server';

@@ -23,6 +23,18 @@ export interface KeelStackOptions {
   /** Extra environment for one service's processes (e.g. a different OTLP protocol). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   replicas?: Partial<Record<ServiceName, number>>;
+  /** Use this database (e.g. on a private `startPostgres()` cluster) instead of creating one; the caller owns it. */
+  databaseUrl?: string;
+  /** Use this NATS (e.g. to restart it mid-test) instead of starting one; the caller owns it. */
+  nats?: TestNats;
+}
+
+export interface KeelProcess {
+  service: ServiceName;
+  replica: number;
+  port: number;
+  pid?: number;
+  running: boolean;
 }
 
 export interface KeelStack {
@@ -33,15 +45,24 @@ export interface KeelStack {
   env: Record<string, string>;
   logs(service: ServiceName, replica?: number): string;
   kill(service: ServiceName, replica?: number, signal?: NodeJS.Signals): Promise<void>;
-  start(service: ServiceName, replica?: number): Promise<void>;
+  /** Starts a replica (again, on its port); `wait: false` returns once spawned, without waiting for /readyz. */
+  start(service: ServiceName, replica?: number, opts?: { wait?: boolean }): Promise<void>;
+  /** SIGKILL, then start again on the same port: a crash and a restart by the orchestrator of containers. */
+  restart(service: ServiceName, replica?: number, opts?: { wait?: boolean }): Promise<void>;
+  /** Every replica the stack has started, running or not. */
+  processes(): KeelProcess[];
   stop(): Promise<void>;
 }
 
 const ROOT = resolve(__dirname, '../../..');
 
 export async function startKeel(opts: KeelStackOptions = {}): Promise<KeelStack> {
-  const nats = await startNats();
-  const db = await createTestDatabase();
+  const ownNats = !opts.nats;
+  const ownDb = !opts.databaseUrl;
+  const nats = opts.nats ?? await startNats();
+  const db: TestDatabase = opts.databaseUrl
+    ? { url: opts.databaseUrl, name: new URL(opts.databaseUrl).pathname.slice(1), drop: async () => undefined }
+    : await createTestDatabase();
   const apiKey = opts.apiKey ?? 'keel-e2e-admin-key';
   const baseEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -59,7 +80,7 @@ export async function startKeel(opts: KeelStackOptions = {}): Promise<KeelStack>
   };
   const procs = new Map<string, { proc?: ChildProcess; port: number; out: string[] }>();
   const key = (s: ServiceName, r: number) => `${s}.${r}`;
-  const start = async (service: ServiceName, replica = 0) => {
+  const start = async (service: ServiceName, replica = 0, startOpts: { wait?: boolean } = {}) => {
     const k = key(service, replica);
     const slot = procs.get(k) ?? { port: await freePort(), out: [] };
     procs.set(k, slot);
@@ -75,8 +96,10 @@ export async function startKeel(opts: KeelStackOptions = {}): Promise<KeelStack>
     proc.stdout.on('data', keep);
     proc.stderr.on('data', keep);
     slot.proc = proc;
+    slot.out.push(`--- ${k} started, pid ${proc.pid} ---\n`);
+    if (startOpts.wait === false) return;
     await waitFor(`${k} ready`, async () => {
-      if (proc.exitCode !== null) throw new Error(`${k} exited with ${proc.exitCode}: ${slot.out.join('').slice(-2000)}`);
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${k} exited with ${proc.exitCode}: ${slot.out.join('').slice(-2000)}`);
       const res = await fetch(`http://127.0.0.1:${slot.port}/readyz`).catch(() => null);
       return res?.ok ?? false;
     }, 30_000, 100);
@@ -100,8 +123,8 @@ export async function startKeel(opts: KeelStackOptions = {}): Promise<KeelStack>
       const [s, r] = k.split('.');
       await kill(s as ServiceName, Number(r));
     }
-    await nats.stop();
-    await db.drop();
+    if (ownNats) await nats.stop();
+    if (ownDb) await db.drop();
     throw err;
   }
   return {
@@ -109,13 +132,22 @@ export async function startKeel(opts: KeelStackOptions = {}): Promise<KeelStack>
     url: (s, r = 0) => `http://127.0.0.1:${procs.get(key(s, r))!.port}`,
     logs: (s, r = 0) => procs.get(key(s, r))?.out.join('') ?? '',
     kill, start,
+    restart: async (s, r = 0, startOpts) => {
+      await kill(s, r, 'SIGKILL');
+      await start(s, r, startOpts);
+    },
+    processes: () => [...procs.entries()].map(([k, slot]) => {
+      const [s, r] = k.split('.');
+      const p = slot.proc;
+      return { service: s as ServiceName, replica: Number(r), port: slot.port, pid: p?.pid, running: !!p && p.exitCode === null && p.signalCode === null };
+    }),
     stop: async () => {
       await Promise.all([...procs.keys()].map((k) => {
         const [s, r] = k.split('.');
         return kill(s as ServiceName, Number(r), 'SIGTERM');
       }));
-      await nats.stop();
-      await db.drop();
+      if (ownNats) await nats.stop();
+      if (ownDb) await db.drop();
     },
   };
 }

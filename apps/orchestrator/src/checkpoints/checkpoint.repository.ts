@@ -131,4 +131,31 @@ export class CheckpointRepository {
     );
     return { committed: rows[0].committed === 1, events: rows[0].events ?? [] };
   }
+
+  /**
+   * Appends events without touching the task's step: for what happened in a
+   * step that could not be checkpointed (cancelled mid-way: the tool calls that
+   * did run are still recorded).
+   */
+  async appendEvents(taskId: string, events: NewEvent[]): Promise<TaskEvent[]> {
+    if (!events.length) return [];
+    const rows: { events: TaskEvent[] | null }[] = await this.db.query(
+      `WITH t AS (
+         UPDATE orchestrator.tasks SET event_seq = event_seq + cardinality($2::text[]), updated_at = now()
+          WHERE id = $1 RETURNING id, event_seq - cardinality($2::text[]) AS ev_base
+       ), e AS (
+         INSERT INTO orchestrator.task_events (task_id, seq, type, data)
+         SELECT t.id, t.ev_base + x.ord, x.type, x.data FROM t, unnest($2::text[], $3::jsonb[]) WITH ORDINALITY AS x(type, data, ord)
+         RETURNING task_id, seq, type, data, at
+       )
+       SELECT json_agg(json_build_object('taskId', task_id, 'seq', seq, 'type', type, 'data', data, 'at', at) ORDER BY seq) AS events FROM e`,
+      [taskId, events.map((e) => e.type), events.map((e) => JSON.stringify(e.data))],
+    );
+    return rows[0]?.events ?? [];
+  }
+
+  /** A long step's heartbeat: the watchdog reads `updated_at` of running tasks. */
+  async beat(taskId: string): Promise<void> {
+    await this.db.query(`UPDATE orchestrator.tasks SET updated_at = now() WHERE id = $1 AND status = 'running'`, [taskId]);
+  }
 }

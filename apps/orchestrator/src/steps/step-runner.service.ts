@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap } from '@nestjs/common';
 import { KeelError, ScriptSchema, StepWorkSchema } from '@keel/contracts';
 import type {
-  Agent, Attempt, ChatMessage, CompleteResponse, DeadLetter, ErrorBody, StepWork, TaskStatus,
+  Agent, Attempt, CallDecision, ChatMessage, CompleteResponse, DeadLetter, ErrorBody, ExecuteToolResponse, StepWork, TaskStatus, ToolCall, ToolSpec,
 } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import type { DeliveryContext } from '@keel/messaging';
@@ -13,6 +13,9 @@ import { CheckpointRepository } from '../checkpoints/checkpoint.repository';
 import type { NewEvent, StepCommit, TaskState } from '../checkpoints/checkpoint.repository';
 import { TaskEventsService } from '../events/task-events.service';
 import { PeersClient } from '../peers/peers.client';
+import { CancellationRegistry, TaskCancelled } from './cancellation.registry';
+import { checkRepetition, earlierOccurrences, loopHint, NO_PROGRESS_OCCURRENCES } from './loop-detector';
+import { degradedContent, isLadderFailure, LADDER_MARKER, modelKnowledgeContent, refusalOutput } from './degradation-ladder';
 import { StepDispatcher } from './step.dispatcher';
 
 const stepsTotal = counter('keel_steps_total', 'Steps run, by agent and outcome', ['agent', 'outcome']);
@@ -25,14 +28,31 @@ export const untrusted = (name: string, content: string): string =>
 
 type StepResult = Omit<StepCommit, 'taskId' | 'expectStep' | 'expectStatus'> & { next?: 'dispatch' };
 
+export interface StepRunnerEnv {
+  KEEL_STEP_CONCURRENCY: number;
+  KEEL_STEP_ACK_WAIT_MS: number;
+  KEEL_STEP_MAX_DELIVER: number;
+  KEEL_HEARTBEAT_MS: number;
+}
+
+/** What a step carries while it runs, so an interruption can still record what happened. */
+interface StepProgress {
+  events: NewEvent[];
+  /** The model turn is booked in a checkpoint already (recorded before side effects, or resumed). */
+  turnBooked: boolean;
+}
+
 /**
- * The step loop. Each step is one JetStream work item; this runner
- * rebuilds the task from its last checkpoint (one query), runs the step
- * (screen → model via router → approval policy → tools via tool-executor →
+ * The step loop. Each step is one JetStream work item; this runner rebuilds
+ * the task from its last checkpoint (one query), runs the step (screen →
+ * model via router → loop check → approval policy → tools via tool-executor →
  * screen tool output), then commits the checkpoint in one statement fenced on
- * the step number and publishes the next step. Whatever replica gets the work
- * item after a crash does the same from the same checkpoint; the tool ledger
- * (keyed by task, step, call index) keeps side effects from running twice.
+ * the step number and publishes the next step.
+ *
+ * Before any tool that is not pure runs, the model's turn is checkpointed
+ * (`pending`): a step redelivered after a crash continues from that turn, so
+ * the model is not asked again and the tools (de-duplicated by the ledger)
+ * are not re-run. See docs/architecture.md and docs/durable-execution.md.
  */
 @Injectable()
 export class StepRunner implements OnApplicationBootstrap {
@@ -42,9 +62,10 @@ export class StepRunner implements OnApplicationBootstrap {
     @Inject(PeersClient) private readonly peers: PeersClient,
     @Inject(StepDispatcher) private readonly dispatcher: StepDispatcher,
     @Inject(TaskEventsService) private readonly events: TaskEventsService,
+    @Inject(CancellationRegistry) private readonly cancellation: CancellationRegistry,
     @Inject(AGENTS) private readonly agents: Map<string, Agent>,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(ENV) private readonly env: { KEEL_STEP_CONCURRENCY: number; KEEL_STEP_ACK_WAIT_MS: number; KEEL_STEP_MAX_DELIVER: number },
+    @Inject(ENV) private readonly env: StepRunnerEnv,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -82,36 +103,50 @@ export class StepRunner implements OnApplicationBootstrap {
 
     const agent = this.agents.get(state.agent);
     const started = performance.now();
-    await withSpan(`step ${work.step}`, {
-      kind: SpanKind.INTERNAL,
-      attributes: { 'keel.task.id': state.id, 'keel.tenant': state.tenant, 'keel.step': work.step, 'gen_ai.agent.name': state.agent, 'keel.delivery': delivery?.deliveryCount ?? 1 },
-    }, async (span) => {
-      let result: StepResult;
-      try {
-        result = await this.execute(state, work, agent);
-      } catch (err) {
-        const e = KeelError.wrap(err);
-        if (e.retryable) throw e; // nak: the step is redelivered and re-run from the same checkpoint
-        result = this.finish(work.step, 'failed', { error: e.toJSON() }, [{ type: 'step.failed', data: { step: work.step, error: e.toJSON() } }]);
-      }
-      span.setAttribute('keel.step.status', result.status);
-      const expectStatus: TaskStatus[] = state.status === 'waiting_approval' ? ['running', 'waiting_approval'] : ['queued', 'running'];
-      const { committed, events } = await this.checkpoints.commit({ ...result, taskId: state.id, expectStep: state.step, expectStatus });
-      if (!committed) {
-        log.info('step already committed by another runner, or the task was cancelled; discarding this result');
-        stepsTotal.inc({ agent: state.agent, outcome: 'discarded' });
-        return;
-      }
-      this.events.publish(events);
-      stepsTotal.inc({ agent: state.agent, outcome: result.status });
-      if (result.finished) tasksFinished.inc({ agent: state.agent, status: result.status });
-      if (result.next === 'dispatch') await this.dispatcher.dispatch(state.id, work.step + 1, 'next', state.traceparent);
-    });
-    stepSeconds.observe({ agent: state.agent }, (performance.now() - started) / 1000);
+    const progress: StepProgress = { events: [], turnBooked: false };
+    // A long step beats so the watchdog does not take it for a stalled one.
+    const heartbeat = setInterval(() => void this.checkpoints.beat(state.id).catch(() => undefined), this.env.KEEL_HEARTBEAT_MS);
+    try {
+      await withSpan(`step ${work.step}`, {
+        kind: SpanKind.INTERNAL,
+        attributes: { 'keel.task.id': state.id, 'keel.tenant': state.tenant, 'keel.step': work.step, 'gen_ai.agent.name': state.agent, 'keel.delivery': delivery?.deliveryCount ?? 1, 'keel.step.reason': work.reason },
+      }, async (span) => {
+        let result: StepResult;
+        try {
+          result = await this.execute(state, work, agent, progress);
+        } catch (err) {
+          if (err instanceof TaskCancelled) return this.recordInterrupted(state, work.step, progress, 'cancelled');
+          const e = KeelError.wrap(err);
+          if (e.retryable) throw e; // nak: the step is redelivered and re-run from the same checkpoint
+          result = this.finish(work.step, 'failed', { error: e.toJSON() }, [...progress.events, { type: 'step.failed', data: { step: work.step, error: e.toJSON() } }]);
+        }
+        span.setAttribute('keel.step.status', result.status);
+        const expectStatus: TaskStatus[] = ['queued', 'running', 'waiting_approval'];
+        const { committed, events } = await this.checkpoints.commit({ ...result, taskId: state.id, expectStep: state.step, expectStatus });
+        if (!committed) {
+          stepsTotal.inc({ agent: state.agent, outcome: 'discarded' });
+          // Cancelled meanwhile: what ran is still recorded. Otherwise another runner committed this step.
+          if (this.cancellation.isCancelled(state.id) || (await this.checkpoints.load(state.id))?.status === 'cancelled') {
+            await this.recordInterrupted(state, work.step, { ...progress, events: result.events.filter((e) => e.type.startsWith('tool.')) }, 'cancelled');
+          } else {
+            log.info('step already committed by another runner; discarding this result');
+          }
+          return;
+        }
+        this.events.publish(events);
+        stepsTotal.inc({ agent: state.agent, outcome: result.status });
+        if (result.finished) tasksFinished.inc({ agent: state.agent, status: result.status });
+        if (result.next === 'dispatch') await this.dispatcher.dispatch(state.id, work.step + 1, 'next', state.traceparent);
+      });
+    } finally {
+      clearInterval(heartbeat);
+      stepSeconds.observe({ agent: state.agent }, (performance.now() - started) / 1000);
+    }
   }
 
-  private async execute(state: TaskState, work: StepWork, agent: Agent | undefined): Promise<StepResult> {
+  private async execute(state: TaskState, work: StepWork, agent: Agent | undefined, progress: StepProgress): Promise<StepResult> {
     const step = work.step;
+    const events = progress.events;
     if (!agent) return this.finish(step, 'failed', { error: { code: 'invalid_request', message: `agent "${state.agent}" is not loaded on this orchestrator` } });
     if (Date.now() > state.deadlineAt.getTime()) {
       return this.finish(step, 'timed_out', { error: { code: 'timeout', message: `task exceeded its ${agent.limits.taskTimeoutMs} ms time limit` } });
@@ -119,7 +154,11 @@ export class StepRunner implements OnApplicationBootstrap {
     if (step > agent.limits.maxSteps) {
       return this.finish(step, 'failed', { error: { code: 'max_steps_exceeded', message: `task used its ${agent.limits.maxSteps} steps without a final answer` } });
     }
-    const events: NewEvent[] = [{ type: 'step.started', data: { step, reason: work.reason } }];
+    const stepDeadline = Math.min(Date.now() + agent.limits.stepTimeoutMs, state.deadlineAt.getTime());
+    const overtime = () => {
+      if (Date.now() > stepDeadline) throw new KeelError('step_timeout', `step ${step} exceeded its ${agent.limits.stepTimeoutMs} ms time limit`);
+    };
+    events.push({ type: 'step.started', data: { step, reason: work.reason } });
     const newMessages: ChatMessage[] = [];
 
     if (step === 1) {
@@ -131,78 +170,153 @@ export class StepRunner implements OnApplicationBootstrap {
       newMessages.push({ role: 'system', content: agent.systemPrompt }, { role: 'user', content: verdict.redacted ?? state.input });
     }
 
-    const stepDeadline = Math.min(Date.now() + agent.limits.stepTimeoutMs, state.deadlineAt.getTime());
+    // The model turn: recorded earlier (resumed after approval or a crash) or asked now.
     let turn: CompleteResponse;
     let modelCalls = 0;
     let usage = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+    const specs = await this.toolSpecs(agent);
     if (state.pending && state.pending.step === step) {
-      turn = state.pending.turn; // resumed after an approval: the model already answered, its cost is booked
+      turn = state.pending.turn;
+      progress.turnBooked = true;
+      if (work.reason !== 'resume') events.push({ type: 'model.recovered', data: { step, from: 'checkpoint', reason: work.reason } });
     } else {
+      this.cancellation.checkpoint(state.id);
       try {
-        turn = await this.callModel(state, agent, step, [...state.transcript, ...newMessages], stepDeadline);
+        turn = await this.callModel(state, agent, step, [...state.transcript, ...newMessages], stepDeadline, specs);
       } catch (err) {
         const e = KeelError.wrap(err);
-        const details = e.details as { attempts?: Attempt[]; scriptTurnsConsumed?: number } | undefined;
         if (e.retryable) throw e;
+        const details = e.details as { attempts?: Attempt[]; scriptTurnsConsumed?: number } | undefined;
         events.push(...attemptEvents(details?.attempts ?? []));
-        return this.finish(step, 'failed', { error: e.toJSON(), modelCalls: details?.scriptTurnsConsumed ?? 0 }, events);
+        const error = e.code === 'timeout' && Date.now() >= stepDeadline
+          ? { code: 'step_timeout' as const, message: `step ${step} exceeded its ${agent.limits.stepTimeoutMs} ms time limit waiting for the model`, details: e.details }
+          : e.toJSON();
+        return this.finish(step, 'failed', { error, modelCalls: details?.scriptTurnsConsumed ?? 0 }, events);
       }
       modelCalls = turn.scriptTurnsConsumed;
       usage = { ...turn.usage, costUsd: turn.costUsd };
       events.push(...attemptEvents(turn.attempts.filter((a) => a.error)));
       events.push({ type: 'model.completed', data: { model: turn.model, finishReason: turn.finishReason, usage: turn.usage, costUsd: turn.costUsd, attempts: turn.attempts.length, toolCalls: turn.toolCalls.map((c) => c.name), confidence: turn.confidence } });
     }
+    const booked = () => (progress.turnBooked ? { modelCalls: 0, usage: undefined } : { modelCalls, usage });
 
     if (turn.toolCalls.length === 0) {
       const verdict = await this.peers.screen({ text: turn.content ?? '', channel: 'output', tenant: state.tenant, taskId: state.id });
       events.push({ type: 'guardrail.screened', data: { channel: 'output', verdict: verdict.verdict, categories: verdict.categories, score: verdict.score } });
       if (verdict.verdict === 'block') {
-        return this.finish(step, 'failed', { error: { code: 'output_blocked', message: 'the final answer was blocked by the guardrail' }, modelCalls, usage }, events);
+        return this.finish(step, 'failed', { error: { code: 'output_blocked', message: 'the final answer was blocked by the guardrail' }, ...booked() }, events);
       }
       const output = verdict.redacted ?? turn.content ?? '';
       newMessages.push({ role: 'assistant', content: output });
-      return this.finish(step, 'succeeded', { output, modelCalls, usage, messages: newMessages }, events);
+      return this.finish(step, 'succeeded', { output, ...booked(), messages: newMessages }, events);
     }
 
-    // Tool calls: policy first, then execution through the ledger, then screening of what came back.
-    const calls = turn.toolCalls.map((c, i) => ({ ...c, id: c.id ?? `call_${step}_${i}` }));
-    const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent: agent.name, step, confidence: turn.confidence, calls });
-    const waiting = check.decisions.filter((d) => d.action === 'wait');
-    if (waiting.length > 0) {
-      events.push(...waiting.map((d) => ({ type: 'approval.requested', data: { step, gateId: d.gateId, tool: calls[d.index].name, tier: d.tier, reason: d.reason } })));
-      // The step count stays put: on resume the step runs again from here with the stored turn
-      // (the input messages of step 1 are rebuilt then, so none are stored now).
-      return { step: step - 1, status: 'waiting_approval', messages: [], events, modelCalls, usage, pending: { step, turn }, error: null };
+    const calls: Required<ToolCall>[] = turn.toolCalls.map((c, i) => ({ ...c, id: c.id ?? `call_${step}_${i}`, arguments: c.arguments ?? {} }));
+
+    // Loops: a third identical call in a row gets a hint instead of running; a fourth fails the task.
+    const repetition = checkRepetition(state.transcript, calls);
+    if (repetition.action === 'fail') {
+      events.push({ type: 'loop.detected', data: { step, tool: calls[0].name, repeats: repetition.repeats } });
+      return this.finish(step, 'failed', { error: { code: 'loop_detected', message: `the model kept calling ${calls.map((c) => c.name).join(', ')} with the same arguments (${repetition.repeats} times in a row) after being told it was repeating itself` }, ...booked() }, events);
     }
-    newMessages.push({ role: 'assistant', content: turn.content, toolCalls: calls });
-    const toolTimeout = (name: string) => agent.tools.find((t) => t.name === name)?.timeoutMs ?? agent.limits.toolTimeoutMs;
-    for (const [i, call] of calls.entries()) {
-      const decision = check.decisions.find((d) => d.index === i);
-      if (decision?.action === 'rejected') {
-        events.push({ type: 'tool.rejected', data: { step, index: i, tool: call.name, gateId: decision.gateId, comment: decision.comment } });
-        newMessages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: `error: a human approver rejected this call${decision.comment ? `: ${decision.comment}` : ''}` });
-        continue;
-      }
-      const res = await this.peers.execute({
-        idempotencyKey: `${state.id}:${step}:${i}`, taskId: state.id, tenant: state.tenant, agent: agent.name, step,
-        name: call.name, arguments: call.arguments, timeoutMs: toolTimeout(call.name),
+    // Rung 4 of the ladder: the model asks again for a tool that already failed with no stand-in.
+    const unavailable = calls.find((c) => state.transcript.some((m) => m.role === 'tool' && m.name === c.name && m.content.includes(LADDER_MARKER)));
+    if (unavailable) {
+      const output = refusalOutput(unavailable.name);
+      events.push({ type: 'ladder.refusal', data: { step, tool: unavailable.name } });
+      newMessages.push({ role: 'assistant', content: output });
+      return this.finish(step, 'failed', { output, error: { code: 'tool_unavailable', message: `${unavailable.name} is unavailable and the task could not be completed without it` }, ...booked(), messages: newMessages }, events);
+    }
+
+    // Write-ahead: record the turn before anything with a side effect runs.
+    const sideEffects = calls.some((c) => specs.find((s) => s.name === c.name)?.idempotency !== 'pure');
+    if (sideEffects && !progress.turnBooked && repetition.action === 'run') {
+      const pending = await this.checkpoints.commit({
+        taskId: state.id, step: step - 1, expectStep: state.step, expectStatus: ['queued', 'running', 'waiting_approval'],
+        status: 'running', messages: [], events: events.splice(0), modelCalls, usage, pending: { step, turn }, error: null,
       });
-      const raw = res.ok ? JSON.stringify(res.result) : `error (${res.error?.code}): ${res.error?.message}`;
-      const screened = await this.peers.screen({ text: raw, channel: 'tool_output', tenant: state.tenant, taskId: state.id });
-      const content = screened.verdict === 'allow' ? raw : (screened.redacted ?? '[tool output withheld by the guardrail]');
-      events.push({ type: 'tool.completed', data: {
-        step, index: i, tool: call.name, idempotencyKey: `${state.id}:${step}:${i}`, ok: res.ok, replayed: res.replayed, durationMs: res.durationMs,
-        error: res.error, review: decision?.action === 'review', guardrail: { verdict: screened.verdict, categories: screened.categories },
-      } });
+      if (!pending.committed) throw new KeelError('conflict', `task ${state.id} moved on while step ${step} ran (cancelled or committed elsewhere)`);
+      this.events.publish(pending.events);
+      progress.turnBooked = true;
+    }
+
+    let decisions: CallDecision[] = [];
+    if (repetition.action === 'run') {
+      const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent: agent.name, step, confidence: turn.confidence, calls });
+      decisions = check.decisions;
+      const waiting = decisions.filter((d) => d.action === 'wait');
+      if (waiting.length > 0) {
+        events.push(...waiting.map((d) => ({ type: 'approval.requested', data: { step, gateId: d.gateId, tool: calls[d.index].name, tier: d.tier, reason: d.reason } })));
+        // The step count stays put: on resume the step runs again from here with the stored turn
+        // (the input messages of step 1 are rebuilt then, so none are stored now).
+        return { step: step - 1, status: 'waiting_approval', messages: [], events, ...booked(), pending: { step, turn }, error: null };
+      }
+    }
+
+    newMessages.push({ role: 'assistant', content: turn.content, toolCalls: calls });
+    for (const [i, call] of calls.entries()) {
+      this.cancellation.checkpoint(state.id);
+      overtime();
+      let content: string;
+      const decision = decisions.find((d) => d.index === i);
+      if (repetition.action === 'hint') {
+        content = loopHint(call.name, repetition.repeats);
+        events.push({ type: 'loop.hint', data: { step, index: i, tool: call.name, repeats: repetition.repeats } });
+      } else if (decision?.action === 'rejected') {
+        events.push({ type: 'tool.rejected', data: { step, index: i, tool: call.name, gateId: decision.gateId, comment: decision.comment } });
+        content = `error: a human approver rejected this call${decision.comment ? `: ${decision.comment}` : ''}`;
+      } else {
+        const timeoutMs = Math.max(1, Math.min(agent.tools.find((t) => t.name === call.name)?.timeoutMs ?? agent.limits.toolTimeoutMs, stepDeadline - Date.now()));
+        const res = await this.peers.execute({
+          idempotencyKey: `${state.id}:${step}:${i}`, taskId: state.id, tenant: state.tenant, agent: agent.name, step,
+          name: call.name, arguments: call.arguments, timeoutMs,
+        });
+        content = await this.toolContent(state, call, res, events, step, i, decision);
+      }
       newMessages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: untrusted(call.name, content) });
     }
+    overtime();
+    if (earlierOccurrences(state.transcript, calls, newMessages.filter((m) => m.role === 'tool').map((m) => m.content)) >= NO_PROGRESS_OCCURRENCES - 1) {
+      events.push({ type: 'loop.no_progress', data: { step, tools: calls.map((c) => c.name) } });
+      return this.finish(step, 'failed', { error: { code: 'no_progress', message: 'the task reached the same calls with the same results for the third time without progress' }, ...booked(), messages: newMessages }, events);
+    }
+    this.cancellation.checkpoint(state.id);
     events.push({ type: 'step.completed', data: { step } });
-    return { step, status: 'running', messages: newMessages, events, modelCalls, usage, pending: null, error: null, next: 'dispatch' };
+    return { step, status: 'running', messages: newMessages, events, ...booked(), pending: null, error: null, next: 'dispatch' };
   }
 
-  private async callModel(state: TaskState, agent: Agent, step: number, messages: ChatMessage[], deadline: number): Promise<CompleteResponse> {
+  /** The tool message the model sees, screened as untrusted, with the degradation ladder's rungs made visible. */
+  private async toolContent(state: TaskState, call: ToolCall, res: ExecuteToolResponse, events: NewEvent[], step: number, index: number, decision?: CallDecision): Promise<string> {
+    const key = `${state.id}:${step}:${index}`;
+    let raw: string;
+    if (res.ok) {
+      raw = JSON.stringify(res.result);
+      if (res.degraded) {
+        events.push({ type: `ladder.${res.degraded.rung}`, data: { step, index, tool: call.name, via: res.degraded.tool, ageMs: res.degraded.ageMs, cause: res.degraded.cause } });
+        raw = degradedContent(raw, res.degraded);
+      }
+    } else if (isLadderFailure(res.error?.code)) {
+      events.push({ type: 'ladder.model_knowledge', data: { step, index, tool: call.name, cause: res.error } });
+      raw = modelKnowledgeContent(call.name, res.error!);
+    } else {
+      raw = `error (${res.error?.code}): ${res.error?.message}`;
+    }
+    const screened = await this.peers.screen({ text: raw, channel: 'tool_output', tenant: state.tenant, taskId: state.id });
+    events.push({ type: 'tool.completed', data: {
+      step, index, tool: call.name, idempotencyKey: key, ok: res.ok, replayed: res.replayed, durationMs: res.durationMs,
+      error: res.error, degraded: res.degraded?.rung, review: decision?.action === 'review', guardrail: { verdict: screened.verdict, categories: screened.categories },
+    } });
+    return screened.verdict === 'allow' ? raw : (screened.redacted ?? '[tool output withheld by the guardrail]');
+  }
+
+  private async toolSpecs(agent: Agent): Promise<ToolSpec[]> {
+    return agent.tools.length ? this.peers.describeTools(agent.name) : [];
+  }
+
+  private async callModel(state: TaskState, agent: Agent, step: number, messages: ChatMessage[], deadline: number, specs: ToolSpec[]): Promise<CompleteResponse> {
     const script = this.scriptFor(state, agent);
-    const tools = agent.tools.length && !agent.model.startsWith('scripted/') ? await this.peers.describeTools(agent.name) : [];
+    // The scripted model needs no schemas; real providers get name, description and parameters.
+    const tools = agent.model.startsWith('scripted/') ? [] : specs.map(({ name, description, parameters }) => ({ name, description, parameters }));
     return this.peers.complete({
       taskId: state.id, tenant: state.tenant, agent: agent.name, step, model: agent.model, messages, tools,
       script, scriptCursor: state.modelCalls, deadline,
@@ -221,8 +335,15 @@ export class StepRunner implements OnApplicationBootstrap {
   }
 
   private finish(step: number, status: TaskStatus, extra: Partial<StepResult> & { error?: ErrorBody | null }, events: NewEvent[] = []): StepResult {
-    const terminalEvent = status === 'succeeded' ? { type: 'task.succeeded', data: { step, output: extra.output } } : { type: `task.${status}`, data: { step, error: extra.error } };
+    const terminalEvent = status === 'succeeded' ? { type: 'task.succeeded', data: { step, output: extra.output } } : { type: `task.${status}`, data: { step, error: extra.error, output: extra.output } };
     return { step, status, messages: [], pending: null, error: null, ...extra, events: [...events, terminalEvent], finished: true };
+  }
+
+  /** A step stopped at a safe point (cancellation): record what did run, without moving the task. */
+  private async recordInterrupted(state: TaskState, step: number, progress: StepProgress, reason: string): Promise<void> {
+    const events = await this.checkpoints.appendEvents(state.id, [...progress.events.filter((e) => e.type.startsWith('tool.') || e.type.startsWith('ladder.')), { type: 'step.interrupted', data: { step, reason } }]);
+    this.events.publish(events);
+    stepsTotal.inc({ agent: state.agent, outcome: 'interrupted' });
   }
 
   /** A step that could not be processed at all still ends its task: nothing is left running forever. */

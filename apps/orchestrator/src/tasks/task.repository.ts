@@ -122,18 +122,4 @@ export class TaskRepository {
     );
     return rows.length > 0;
   }
-
-  /** Tasks accepted but whose first work item may never have reached JetStream (NATS was down at submit). */
-  async strandedQueued(olderThanMs: number, limit = 100): Promise<{ id: string; traceparent: string | null }[]> {
-    return this.db.query(
-      `SELECT id, traceparent FROM orchestrator.tasks
-        WHERE status = 'queued' AND step = 0 AND updated_at < now() - ($1::int * interval '1 millisecond')
-        ORDER BY updated_at LIMIT $2`,
-      [olderThanMs, limit],
-    );
-  }
-
-  async touch(id: string): Promise<void> {
-    await this.db.query('UPDATE orchestrator.tasks SET updated_at = now() WHERE id = $1', [id]);
-  }
 }

@@ -7,6 +7,7 @@ import { counter, currentTraceId, SpanKind, traceparentOf, withSpan } from '@kee
 import type { Logger } from '@keel/telemetry';
 import { TaskEventsService } from '../events/task-events.service';
 import { StepDispatcher } from '../steps/step.dispatcher';
+import { CancellationRegistry } from '../steps/cancellation.registry';
 import { TaskRepository } from './task.repository';
 
 const submitted = counter('keel_tasks_submitted_total', 'Tasks accepted, by agent and source', ['agent', 'source']);
@@ -31,6 +32,7 @@ export class TasksService {
     @Inject(TaskEventsService) private readonly events: TaskEventsService,
     @Inject(AGENTS) private readonly agents: Map<string, Agent>,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CancellationRegistry) private readonly cancellation: CancellationRegistry,
   ) {}
 
   async submit(body: SubmitTask, ctx: SubmitContext): Promise<{ id: string; status: string; created: boolean }> {
@@ -72,7 +74,10 @@ export class TasksService {
     if (!isUuid(id)) throw new KeelError('not_found', `task ${id} not found`);
     const r = await this.tasks.cancel(tenant, id, by);
     if (!r.found) throw new KeelError('not_found', `task ${id} not found`);
-    if (r.event) this.events.publish([r.event]);
+    if (r.event) {
+      this.events.publish([r.event]);
+      this.cancellation.announce(id);
+    }
     return { id, status: r.status! };
   }
 

@@ -1,5 +1,6 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatMessage, ToolCall, ToolSpec } from '@keel/contracts';
+import { TokenCountCache } from './token-cache';
 
 /**
  * Token estimates for models that report no usage (the scripted model, some
@@ -13,8 +14,21 @@ export const TOKENS_PER_REPLY = 3;
 // Prompt text is untrusted: a literal "<|endoftext|>" must count as text, not throw.
 const AS_PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
+function encodeCount(text: string): number {
+  return countTokens(text, AS_PLAIN_TEXT);
+}
+
+// Shared by every request: a step re-sends the transcript of all earlier steps, so all but the newest
+// messages (and the tool definitions) are cache hits.
+const cache = new TokenCountCache();
+
 export function countTextTokens(text: string): number {
-  return text.length === 0 ? 0 : countTokens(text, AS_PLAIN_TEXT);
+  return text.length === 0 ? 0 : cache.getOrCount(text, encodeCount);
+}
+
+/** Drops every cached count (tests and memory pressure). */
+export function clearTokenCountCache(): void {
+  cache.clear();
 }
 
 function countToolCalls(calls: readonly ToolCall[]): number {

@@ -19,6 +19,10 @@ export const AgentToolSchema = z.union([
     allow: z.array(HostPattern).optional(),
     risk: RiskTierSchema.optional(),
     timeoutMs: z.number().int().positive().optional(),
+    /** Degradation ladder, rung 1: a tool taking the same arguments to try when this one fails. */
+    fallback: z.string().min(1).optional(),
+    /** Degradation ladder, rung 2: how old a cached successful result may be to stand in for a failure. */
+    cacheTtlMs: z.number().int().nonnegative().optional(),
   }).strict(),
 ]).transform((t) => (typeof t === 'string' ? { name: t } : t));
 export type AgentTool = z.output<typeof AgentToolSchema>;

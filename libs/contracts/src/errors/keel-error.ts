@@ -25,6 +25,11 @@ export type ErrorCode =
   | 'output_blocked'
   | 'max_steps_exceeded'
   | 'step_failed'
+  | 'step_timeout'
+  | 'loop_detected'
+  | 'no_progress'
+  | 'cancelled'
+  | 'tool_unavailable'
   | 'internal';
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {

@@ -43,6 +43,8 @@ export const ToolSpecSchema = z.object({
   name: z.string(),
   description: z.string(),
   parameters: z.record(z.string(), z.unknown()),
+  /** How a repeated call behaves; the orchestrator records the model turn before running anything not `pure`. */
+  idempotency: z.enum(['pure', 'idempotent_by_key', 'not_idempotent']).optional(),
 });
 export type ToolSpec = z.infer<typeof ToolSpecSchema>;
 

@@ -10,6 +10,8 @@ export const ExecuteToolRequestSchema = z.object({
   name: z.string().min(1).max(128),
   arguments: z.record(z.string(), z.unknown()),
   timeoutMs: z.number().int().positive().max(600_000),
+  /** Re-run a call whose outcome is unknown, after a person decided so. */
+  forceInDoubt: z.boolean().optional(),
 }).strict();
 export type ExecuteToolRequest = z.infer<typeof ExecuteToolRequestSchema>;
 
@@ -22,6 +24,13 @@ export const ExecuteToolResponseSchema = z.object({
   /** True when the ledger already held this key and the tool did not run again. */
   replayed: z.boolean(),
   durationMs: z.number().nonnegative(),
+  /** Set when the degradation ladder answered instead of the tool: an alternate tool, or a cached result and its age. */
+  degraded: z.object({
+    rung: z.enum(['alternate_tool', 'cached_result']),
+    tool: z.string().optional(),
+    ageMs: z.number().nonnegative().optional(),
+    cause: z.object({ code: z.string(), message: z.string() }),
+  }).optional(),
 });
 export type ExecuteToolResponse = z.infer<typeof ExecuteToolResponseSchema>;
 
