@@ -30,6 +30,8 @@ const CHAOS_MIN_MS = 40_000;
 const CHAOS_MAX_MS = 50_000;
 /** After the chaos: time for every task to end (a step may sit in a 32–60 s nak backoff). */
 const SETTLE_MS = 80_000;
+/** The sink answers after up to this long, so some kills land between the side effect and its answer. */
+const SINK_LATENCY_MS = 300;
 const CHAOS_TARGETS: [ServiceName, number][] = [['orchestrator', 0], ['orchestrator', 1], ['tool-executor', 0], ['router', 0], ['guardrail', 0]];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,7 +74,8 @@ async function startSink(): Promise<Sink> {
       }
       s.applied.set(key, body);
       s.appliedBodies.set(body, (s.appliedBodies.get(body) ?? 0) + 1);
-      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ applied: key }));
+      // Applied at once, answered after a while (like a real API): a kill in between leaves the call in doubt.
+      setTimeout(() => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ applied: key })), Math.random() * SINK_LATENCY_MS);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -220,10 +223,12 @@ limits: {maxSteps: 20, stepTimeoutMs: 20000, taskTimeoutMs: 240000, toolTimeoutM
     }, 30_000, 200)));
     const settleStart = Date.now();
     let rows: TaskRow[] = [];
+    let polls = 0;
     for (;;) {
       rows = await query<TaskRow>(dbUrl, 'SELECT id, status, step, error, idempotency_key FROM orchestrator.tasks').catch(() => rows);
       const open = rows.filter((r) => !TERMINAL.includes(r.status)).length;
       if ((rows.length >= TASKS && open === 0) || Date.now() - settleStart > SETTLE_MS) break;
+      if (++polls % 10 === 0) log(`settling: ${rows.length} tasks, ${open} not terminal`);
       await sleep(1000);
     }
     const byStatus = rows.reduce<Record<string, number>>((a, r) => ({ ...a, [r.status]: (a[r.status] ?? 0) + 1 }), {});
@@ -242,6 +247,14 @@ limits: {maxSteps: 20, stepTimeoutMs: 20000, taskTimeoutMs: 240000, toolTimeoutM
     const letters = await run(process.execPath, [join(ROOT, 'tools/cli/dist/main.js'), 'dead-letters', '--json', '--limit', '1000'], { env: { ...process.env, NATS_URL: nats.url } })
       .then(({ stdout }) => JSON.parse(stdout) as DeadLetter[]).catch((err: Error) => { log(`dead-letters: ${err.message}`); return []; });
     if (letters.length) log(`dead letters: ${JSON.stringify(letters.reduce<Record<string, number>>((a, l) => ({ ...a, [`${l.subject} ${l.reason}`]: (a[`${l.subject} ${l.reason}`] ?? 0) + 1 }), {}))}`);
+    for (const l of letters.slice(0, 5)) log(`dead letter ${l.subject} ${l.reason}: ${l.error.message.slice(0, 300)}; data ${JSON.stringify(l.data.slice(0, 200))}; headers ${JSON.stringify(l.headers)}`);
+    // Where the time went: the slowest tasks' event timelines (seconds since submit).
+    const slow = await query<{ id: string; secs: number; timeline: string }>(dbUrl, `
+      SELECT t.id, extract(epoch FROM t.finished_at - t.created_at)::float AS secs,
+             string_agg(e.type || '@' || round(extract(epoch FROM e.at - t.created_at)::numeric, 1), ' ' ORDER BY e.seq) AS timeline
+        FROM orchestrator.tasks t JOIN orchestrator.task_events e ON e.task_id = t.id
+       WHERE t.finished_at IS NOT NULL GROUP BY t.id ORDER BY secs DESC LIMIT 3`).catch(() => []);
+    for (const t of slow) log(`slow task ${t.id} ${t.secs.toFixed(1)} s: ${t.timeline}`);
     const inDoubt = await query<{ n: string; retried: string }>(dbUrl, "SELECT count(*) FILTER (WHERE status = 'started') AS n, count(*) FILTER (WHERE attempts > 1) AS retried FROM tool_executor.ledger").catch(() => []);
     const rawRequests = [...sink.requests.values()].reduce((a, b) => a + b, 0);
     const replayedKeys = [...sink.requests.values()].filter((n) => n > 1).length;
@@ -254,6 +267,8 @@ limits: {maxSteps: 20, stepTimeoutMs: 20000, taskTimeoutMs: 240000, toolTimeoutM
     expect(stuck.map((r) => `${r.id} ${r.status}`)).toEqual([]);
     expect(failed.map((r) => `${r.id} ${r.status} ${r.error?.code}`)).toEqual([]);
     expect(sink.withoutKey).toBe(0);
+    // Under chaos every message is still valid and, with 100 deliveries allowed, processed: no dead letters.
+    expect(letters.map((l) => `${l.subject} ${l.reason}: ${l.error.message.slice(0, 120)}`)).toEqual([]);
     expect(sink.mismatches).toEqual([]);
     // Exactly once by effect, not only by key: each distinct body (task i, call n) applied once.
     expect([...sink.appliedBodies].filter(([, n]) => n > 1)).toEqual([]);

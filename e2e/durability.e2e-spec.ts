@@ -60,6 +60,7 @@ describe('durable execution (five processes)', () => {
     const http = (extra = '') => `  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: auto\n    timeoutMs: 700\n${extra}`;
     writeFileSync(join(dir, 'durable.yaml'), `name: durable\nmodel: scripted/default\ntools:\n  - calculator\n${http('    cacheTtlMs: 600000\n')}limits: {maxSteps: 6, stepTimeoutMs: 2500, taskTimeoutMs: 60000}\n`);
     writeFileSync(join(dir, 'slowtools.yaml'), `name: slowtools\nmodel: scripted/default\ntools:\n  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: auto\n    timeoutMs: 10000\nlimits: {maxSteps: 6, stepTimeoutMs: 15000, taskTimeoutMs: 60000}\n`);
+    writeFileSync(join(dir, 'fragile.yaml'), `name: fragile\nmodel: scripted/default\ntools:\n  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: auto\n    timeoutMs: 3000\n    idempotency: not_idempotent\nlimits: {stepTimeoutMs: 60000}\n`);
     writeFileSync(join(dir, 'gated.yaml'), `name: gated\nmodel: scripted/default\ntools:\n  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: approve\nlimits: {taskTimeoutMs: 1500}\n`);
     keel = await startKeel({
       agentsDir: dir,
@@ -217,5 +218,44 @@ describe('durable execution (five processes)', () => {
       expect(t.output).toMatch(/can't complete this request right now/);
       expect((await events(id)).map((e) => e.type)).toContain('ladder.refusal');
     });
+  });
+
+  describe('a side effect whose outcome is unknown', () => {
+    const decide = async (taskId: string, decision: 'approve' | 'reject') => {
+      const approvals = keel.url('approval');
+      const headers = { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' };
+      const gate = await waitFor('gate', async () => {
+        const { items } = (await (await fetch(`${approvals}/v1/approvals?status=pending`, { headers })).json()) as { items: { taskId: string; id: string; reason: string }[] };
+        return items.find((g) => g.taskId === taskId);
+      }, 10_000);
+      expect(gate.reason).toMatch(/outcome of an earlier run of http_request is unknown/);
+      const res = await fetch(`${approvals}/v1/approvals/${gate.id}/decision`, { method: 'POST', headers, body: JSON.stringify({ decision, comment: 'checked the remote side' }) });
+      expect(res.status).toBe(200);
+    };
+    const crashMidCall = async (label: string) => {
+      const id = await submit('fragile', [http('/slow?ms=2500', { fragile: label }), { reply: 'echo' }]);
+      await waitFor('tool call in flight', () => hits.get(`${id}:1:0`) === 1, 10_000, 20);
+      await keel.kill('tool-executor');
+      await keel.start('tool-executor');
+      await waitStatus(id, ['waiting_approval'], 30_000);
+      expect((await events(id)).find((e) => e.type === 'tool.outcome_unknown')?.data).toMatchObject({ tool: 'http_request', idempotencyKey: `${id}:1:0` });
+      return id;
+    };
+
+    it('pauses for a person instead of re-running a non-idempotent call; approval re-runs it', async () => {
+      const id = await crashMidCall('approve');
+      expect(hits.get(`${id}:1:0`)).toBe(1);
+      await decide(id, 'approve');
+      await waitStatus(id, ['succeeded'], 20_000);
+      expect(hits.get(`${id}:1:0`)).toBe(2); // run again because a person said so
+    }, 60_000);
+
+    it('a rejection leaves it not run and tells the model', async () => {
+      const id = await crashMidCall('reject');
+      await decide(id, 'reject');
+      const t = await waitStatus(id, ['succeeded'], 20_000);
+      expect(hits.get(`${id}:1:0`)).toBe(1);
+      expect(t.output).toMatch(/a person decided not to run it again: checked the remote side/);
+    }, 60_000);
   });
 });

@@ -71,7 +71,10 @@ export class GatesService {
   }
 
   private async checkCall(req: ApprovalCheckRequest, agent: Agent, index: number, call: ToolCall): Promise<CallDecision> {
-    const policy = decide(agent, call, req.confidence);
+    // A call whose outcome is unknown always goes to a person, whatever its tier.
+    const policy: PolicyDecision = req.inDoubt?.includes(index)
+      ? { tier: 'approve', action: 'approve', reason: `the outcome of an earlier run of ${call.name} is unknown (its executor stopped during the call) and it is not idempotent: approve to run it again, reject to leave it not run` }
+      : decide(agent, call, req.confidence);
     if (policy.action === 'run') return { index, action: 'run', tier: policy.tier, reason: policy.reason };
 
     const hash = argsHash(call.arguments);

@@ -21,7 +21,10 @@ const MAX_SEGMENT_CHARS = 64 * 1024;
 const MIN_PRINTABLE_RATIO = 0.9;
 
 // One pass finds maximal runs of the base64/base64url alphabet; hex-only runs are decoded as hex.
-const B64_OR_HEX = /[A-Za-z0-9+/_-]{16,}={0,2}/g;
+// Runs only start where the previous character is outside the alphabet: same matches as without
+// the lookbehind (a leftmost run match always starts there), but the engine no longer retries
+// every position inside each shorter word.
+const B64_OR_HEX = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g;
 const HEX_ESCAPED = /(?:\\x[0-9A-Fa-f]{2}){4,}/g;
 const HEX_SPACED = /(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2} ){7,}[0-9A-Fa-f]{2}(?![0-9A-Fa-f])/g;
 const HEX_SPACED_HINT = /[0-9A-Fa-f]{2} [0-9A-Fa-f]{2} [0-9A-Fa-f]{2} [0-9A-Fa-f]{2} /;
@@ -96,13 +99,21 @@ function scan(
   }
 }
 
+function atLeast(text: string, re: RegExp, n: number): boolean {
+  re.lastIndex = 0;
+  let count = 0;
+  while (count < n && re.exec(text) !== null) count++;
+  return count >= n;
+}
+
 /** Returns decodable payload segments of `text`, at most {@link MAX_SEGMENTS}. */
 export function findEncodedSegments(text: string): EncodedSegment[] {
   const out: EncodedSegment[] = [];
   if (text.length < 16) return out;
   if (text.includes('\\x')) scan(text, HEX_ESCAPED, 'hex', decodeHex, out);
   if (HEX_SPACED_HINT.test(text)) scan(text, HEX_SPACED, 'hex', decodeHex, out);
-  if (text.includes('%')) scan(text, URL_RUN, 'url', decodeUrl, out);
+  // decodeUrl wants three %XX escapes inside one run, so a text with fewer has no URL payload.
+  if (text.includes('%') && atLeast(text, PCT, 3)) scan(text, URL_RUN, 'url', decodeUrl, out);
   scan(text, B64_OR_HEX, 'base64', decodeBase64OrHex, out);
   return out;
 }

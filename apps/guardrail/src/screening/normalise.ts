@@ -142,14 +142,19 @@ const LEET: Readonly<Record<string, string>> = {
 };
 const LEET_SYMBOLS = '@$!|+€';
 
-// A word for folding purposes: letters, marks, digits, underscore and leet symbols.
-const WORD = /[\p{L}\p{M}\p{N}_@$!|+€]+/gu;
 const ASCII_LETTER = /[A-Za-z]/;
 const ALNUM = /^[\p{L}\p{N}]$/u;
 
-
 // Words that may need folding: anything beyond plain lower-case ASCII letters.
 const NEEDS_FOLD = /[^a-z_]/;
+
+// foldWord only changes characters listed in HOMOGLYPHS or LEET, so only words holding one
+// need the callback: this matches exactly those whole words (a word start, then a run that
+// contains a foldable character), and ordinary prose skips the per-word callback entirely.
+// Word characters for folding purposes: letters, marks, digits, underscore and leet symbols.
+const WORD_CHARS = '\\p{L}\\p{M}\\p{N}_@$!|+€';
+const FOLDABLE = [...Object.keys(HOMOGLYPHS), ...Object.keys(LEET)].map((c) => c.replace(/[$|+\\\]^-]/g, '\\$&')).join('');
+const FOLD_CANDIDATE = new RegExp(`(?<![${WORD_CHARS}])[${WORD_CHARS}]*[${FOLDABLE}][${WORD_CHARS}]*`, 'gu');
 
 function foldWord(word: string): string {
   if (!NEEDS_FOLD.test(word) || !ASCII_LETTER.test(word)) return word;
@@ -179,7 +184,7 @@ export function matchView(clean: TextView): TextView {
   let lower = clean.text.toLowerCase();
   // A few characters lower-case to two units (e.g. U+0130); keep those unchanged to stay 1:1.
   if (lower.length !== clean.text.length) lower = Array.from(clean.text, (c) => (c.toLowerCase().length === c.length ? c.toLowerCase() : c)).join('');
-  const folded = lower.replace(WORD, foldWord).replace(/l/g, 'i');
+  const folded = lower.replace(FOLD_CANDIDATE, foldWord).replace(/l/g, 'i');
   return { text: folded, starts: clean.starts, ends: clean.ends };
 }
 

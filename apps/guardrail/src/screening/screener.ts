@@ -6,6 +6,7 @@
 
 import type { ScreenChannel, ScreenRequest, ScreenResponse, Verdict } from '@keel/contracts';
 import { findEncodedSegments } from './decode';
+import { buildGateIndex } from './gate.scan';
 import { HAS_CJK, HAS_CYRILLIC, INJECTION_RULES } from './injection.rules';
 import type { InjectionCategory, InjectionRule } from './injection.rules';
 import { normalise, toOriginalSpan } from './normalise';
@@ -52,9 +53,7 @@ export interface Analysis {
   injectionScore: number;
 }
 
-function rulesFor(channel: ScreenChannel, text: string): InjectionRule[] {
-  const cjk = HAS_CJK.test(text);
-  const cyr = HAS_CYRILLIC.test(text);
+function rulesFor(channel: ScreenChannel, cjk: boolean, cyr: boolean): InjectionRule[] {
   return INJECTION_RULES.filter((r) => {
     if (!r.channels.includes(channel)) return false;
     if (r.lang === 'zh' || r.lang === 'ja') return cjk;
@@ -63,23 +62,44 @@ function rulesFor(channel: ScreenChannel, text: string): InjectionRule[] {
   });
 }
 
+const GATES = buildGateIndex(INJECTION_RULES.flatMap((r) => (r.gate === undefined ? [] : [r.gate])));
+
+interface RuleSet {
+  rules: InjectionRule[];
+  /** Per rule, the ids of its gates in GATES; `null` = ungated, always runs. */
+  gateIds: (Uint16Array | null)[];
+}
+
 // Rule lists per channel and script mix, computed once.
-const ruleCache = new Map<string, InjectionRule[]>();
-function cachedRules(channel: ScreenChannel, text: string): InjectionRule[] {
-  const key = `${channel}:${HAS_CJK.test(text) ? 1 : 0}${HAS_CYRILLIC.test(text) ? 1 : 0}`;
-  let rules = ruleCache.get(key);
-  if (rules === undefined) {
-    rules = rulesFor(channel, text);
-    ruleCache.set(key, rules);
+const ruleCache = new Map<string, RuleSet>();
+function cachedRules(channel: ScreenChannel, text: string): RuleSet {
+  const cjk = HAS_CJK.test(text);
+  const cyr = HAS_CYRILLIC.test(text);
+  const key = `${channel}:${cjk ? 1 : 0}${cyr ? 1 : 0}`;
+  let set = ruleCache.get(key);
+  if (set === undefined) {
+    const rules = rulesFor(channel, cjk, cyr);
+    set = { rules, gateIds: rules.map((r) => (r.gate === undefined ? null : GATES.idsOf(r.gate))) };
+    ruleCache.set(key, set);
   }
-  return rules;
+  return set;
+}
+
+function anyFound(ids: Uint16Array, found: Uint8Array): boolean {
+  for (const id of ids) if (found[id] === 1) return true;
+  return false;
 }
 
 function scanInjection(view: TextView, channel: ScreenChannel, allSpans: boolean): InjectionHit[] {
   const hits: InjectionHit[] = [];
   const text = view.text;
-  for (const rule of cachedRules(channel, text)) {
-    if (rule.gate !== undefined && !rule.gate.some((g) => text.includes(g))) continue;
+  const { rules, gateIds } = cachedRules(channel, text);
+  // One pass finds every gate string in the text; a rule runs only if one of its gates is present.
+  const found = GATES.scan(text);
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i];
+    const ids = gateIds[i];
+    if (ids !== null && !anyFound(ids, found)) continue;
     const re = rule.pattern;
     re.lastIndex = 0;
     for (let m = re.exec(text); m !== null; m = re.exec(text)) {

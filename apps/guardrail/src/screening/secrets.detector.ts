@@ -86,12 +86,15 @@ const RULES: readonly SecretRule[] = [
   { type: 'generic_secret', group: 1, pattern: new RegExp(`\\b${SECRET_NAME}${ASSIGN}["']?([A-Za-z0-9_+/=.~-]{16,512})`, 'gi'), check: highEntropy },
 ];
 
-const QUICK = /sk-|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|ptt|dt|rt|cbt|oas)-|xox|xapp-|hooks\.slack|AIza|GOCSPX|_live_|_test_|hf_|npm_|pypi-|SG\.|_v1_|shp|AGE-SECRET|:AA|AccountKey|eyJ|earer|asic|:\/\/|PRIVATE KEY|pass|pwd|key|secret|token|credential/i;
+// Pre-check: no rule can match without one of these. Matched against the lower-cased text
+// case-sensitively, which finds everything the same alternation with the `i` flag finds (its
+// letters are ASCII and only ASCII letters fold to them) at less than half the cost.
+const QUICK = /sk-|akia|asia|agpa|aida|aroa|aipa|anpa|anva|abia|acca|gh[pousr]_|github_pat_|gl(?:pat|ptt|dt|rt|cbt|oas)-|xox|xapp-|hooks\.slack|aiza|gocspx|_live_|_test_|hf_|npm_|pypi-|sg\.|_v1_|shp|age-secret|:aa|accountkey|eyj|earer|asic|:\/\/|private key|pass|pwd|key|secret|token|credential/;
 
 /** Finds secrets in `text`; spans are offsets into `text` and do not overlap. */
 export function detectSecrets(text: string): SecretMatch[] {
   const found: SecretMatch[] = [];
-  if (!QUICK.test(text)) return found;
+  if (!QUICK.test(text.toLowerCase())) return found;
   for (const rule of RULES) {
     rule.pattern.lastIndex = 0;
     for (let m = rule.pattern.exec(text); m !== null; m = rule.pattern.exec(text)) {

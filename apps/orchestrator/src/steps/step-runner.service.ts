@@ -267,11 +267,9 @@ export class StepRunner implements OnApplicationBootstrap {
         content = `error: a human approver rejected this call${decision.comment ? `: ${decision.comment}` : ''}`;
       } else {
         const timeoutMs = Math.max(1, Math.min(agent.tools.find((t) => t.name === call.name)?.timeoutMs ?? agent.limits.toolTimeoutMs, stepDeadline - Date.now()));
-        const res = await this.peers.execute({
-          idempotencyKey: `${state.id}:${step}:${i}`, taskId: state.id, tenant: state.tenant, agent: agent.name, step,
-          name: call.name, arguments: call.arguments, timeoutMs,
-        });
-        content = await this.toolContent(state, call, res, events, step, i, decision);
+        const res = await this.executeCall(state, agent.name, step, i, calls, timeoutMs, events);
+        if ('wait' in res) return { step: step - 1, status: 'waiting_approval', messages: [], events, ...booked(), pending: { step, turn }, error: null };
+        content = 'content' in res ? res.content : await this.toolContent(state, call, res, events, step, i, decision);
       }
       newMessages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: untrusted(call.name, content) });
     }
@@ -283,6 +281,32 @@ export class StepRunner implements OnApplicationBootstrap {
     this.cancellation.checkpoint(state.id);
     events.push({ type: 'step.completed', data: { step } });
     return { step, status: 'running', messages: newMessages, events, ...booked(), pending: null, error: null, next: 'dispatch' };
+  }
+
+  /**
+   * One tool call through the ledger. A call whose earlier run has an unknown
+   * outcome and that is not idempotent is never re-run silently: a person
+   * decides through an approval gate (wait), and their decision either
+   * re-runs it or leaves it not run (the model is told).
+   */
+  private async executeCall(state: TaskState, agent: string, step: number, index: number, calls: Required<ToolCall>[], timeoutMs: number, events: NewEvent[]): Promise<ExecuteToolResponse | { wait: true } | { content: string }> {
+    const call = calls[index];
+    const request = {
+      idempotencyKey: `${state.id}:${step}:${index}`, taskId: state.id, tenant: state.tenant, agent, step,
+      name: call.name, arguments: call.arguments, timeoutMs,
+    };
+    try {
+      return await this.peers.execute(request);
+    } catch (err) {
+      if (!(err instanceof KeelError) || err.code !== 'outcome_unknown') throw err;
+      const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent, step, calls, inDoubt: [index] });
+      const decision = check.decisions.find((d) => d.index === index);
+      events.push({ type: 'tool.outcome_unknown', data: { step, index, tool: call.name, idempotencyKey: request.idempotencyKey, arguments: call.arguments, gateId: decision?.gateId, action: decision?.action, details: err.details } });
+      if (decision?.action === 'run') return this.peers.execute({ ...request, forceInDoubt: true });
+      if (decision?.action === 'rejected') return { content: `error (outcome_unknown): an earlier run of ${call.name} may or may not have taken effect, and a person decided not to run it again${decision.comment ? `: ${decision.comment}` : ''}` };
+      events.push({ type: 'approval.requested', data: { step, gateId: decision?.gateId, tool: call.name, tier: 'approve', reason: decision?.reason } });
+      return { wait: true };
+    }
   }
 
   /** The tool message the model sees, screened as untrusted, with the degradation ladder's rungs made visible. */

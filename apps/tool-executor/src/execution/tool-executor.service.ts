@@ -15,6 +15,12 @@ const ladder = counter('keel_tool_degraded_total', 'Failed tool calls answered b
 export const TOOL_REGISTRY = Symbol('keel:tool-registry');
 
 /** Failures an alternate tool or a cached result can stand in for; a caller's mistake is not one of them. */
+/** The agent may declare a tool stricter than it is (an API that ignores Idempotency-Key), never laxer. */
+export function effectiveIdempotency(tool: ToolDefinition, grant: AgentTool): ToolDefinition['idempotency'] {
+  if (tool.idempotency === 'pure') return 'pure';
+  return grant.idempotency === 'not_idempotent' ? 'not_idempotent' : tool.idempotency;
+}
+
 const DEGRADABLE = new Set(['tool_error', 'timeout', 'unavailable']);
 
 type Outcome = { ok: boolean; result?: unknown; error?: { code: string; message: string }; durationMs: number; degraded?: Degraded };
@@ -47,7 +53,7 @@ export class ToolExecutorService {
     const agent = this.requireAgent(agentName);
     return agent.tools.flatMap((t) => {
       const def = this.registry.get(t.name);
-      return def ? [{ name: def.name, description: def.description, parameters: def.parameters, idempotency: def.idempotency }] : [];
+      return def ? [{ name: def.name, description: def.description, parameters: def.parameters, idempotency: effectiveIdempotency(def, t) }] : [];
     });
   }
 
@@ -70,7 +76,8 @@ export class ToolExecutorService {
       const { grant, tool, args } = resolved;
 
       const hash = argsHash(req.arguments);
-      if (tool.idempotency !== 'pure') {
+      const idempotency = effectiveIdempotency(tool, grant);
+      if (idempotency !== 'pure') {
         const entry = await this.ledger.claim(req.idempotencyKey, { tenant: req.tenant, taskId: req.taskId, step: req.step, tool: req.name, argsHash: hash });
         if (entry.state !== 'claimed' && entry.argsHash !== hash) {
           throw new KeelError('conflict', `idempotency key ${req.idempotencyKey} was already used for different arguments`);
@@ -81,7 +88,7 @@ export class ToolExecutorService {
           return { ok: entry.ok, result: entry.ok ? entry.result : undefined, error: entry.error ?? undefined, replayed: true, durationMs: entry.durationMs, degraded: entry.degraded ?? undefined };
         }
         if (entry.state === 'in_doubt') {
-          if (tool.idempotency !== 'idempotent_by_key' && !req.forceInDoubt) {
+          if (idempotency !== 'idempotent_by_key' && !req.forceInDoubt) {
             throw new KeelError('outcome_unknown', `the outcome of ${req.name} for key ${req.idempotencyKey} is unknown (an executor stopped during the call) and the tool is not idempotent; a person must decide whether to run it again`, { details: { attempts: entry.attempts, tool: req.name, arguments: req.arguments } });
           }
           span.setAttribute('keel.tool.in_doubt_retry', true);
@@ -93,7 +100,7 @@ export class ToolExecutorService {
       if (!outcome.ok && DEGRADABLE.has(outcome.error!.code)) outcome = await this.degrade(req, agent, grant, hash, outcome);
       else if (outcome.ok && grant.cacheTtlMs) await this.ledger.remember(req.tenant, req.name, hash, outcome.result);
 
-      if (tool.idempotency !== 'pure') await this.ledger.settle(req.idempotencyKey, outcome);
+      if (idempotency !== 'pure') await this.ledger.settle(req.idempotencyKey, outcome);
       toolCalls.inc({ tool: req.name, outcome: outcome.degraded ? `degraded_${outcome.degraded.rung}` : outcome.ok ? 'ok' : outcome.error!.code });
       span.setAttribute('keel.tool.ok', outcome.ok);
       if (outcome.degraded) span.setAttribute('keel.tool.degraded', outcome.degraded.rung);

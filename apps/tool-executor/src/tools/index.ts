@@ -5,6 +5,9 @@ export type { BuiltInToolsOptions } from './tool.registry';
 export { calculatorTool, CalculatorArgsSchema, MAX_EXPRESSION_LENGTH, CALCULATOR_TIME_LIMIT_MS } from './calculator.tool';
 export type { CalculatorArgs, CalculatorToolOptions } from './calculator.tool';
 export { CalculatorSandbox, DISABLED_FUNCTIONS } from './calculator.sandbox';
+export { evaluateScalar, isScalarTree, FAST_PATH_MAX_NODES, FAST_PATH_FUNCTIONS } from './calculator.fast-path';
+export { noopTool, NoopArgsSchema } from './noop.tool';
+export type { NoopArgs } from './noop.tool';
 export type { CalculatorSandboxOptions } from './calculator.sandbox';
 export {
   httpRequestTool, HttpRequestArgsSchema, HTTP_METHODS, MAX_RESPONSE_BYTES, MAX_REQUEST_BODY_BYTES, MAX_REDIRECTS,

@@ -28,6 +28,8 @@ export interface ToolDefinition<A = unknown> {
   defaultRisk: RiskLevel;
   idempotency: Idempotency;
   execute(args: A, ctx: ToolContext): Promise<unknown>;
+  /** Prepares slow resources in the background; the registry calls it once, on the tool's first lookup. */
+  warmUp?(): void;
 }
 
 /**

@@ -3,6 +3,7 @@ import { KeelError } from '@keel/contracts';
 import { calculatorTool } from './calculator.tool';
 import { httpRequestTool } from './http-request.tool';
 import type { HttpRequestToolOptions } from './http-request.tool';
+import { noopTool } from './noop.tool';
 import type { Permission, ToolContext, ToolDefinition } from './tool.definition';
 
 /** "arguments.headers.Host", "arguments.items[2]": the path a model can map back to its call. */
@@ -34,6 +35,8 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], schema: z.Zo
 
 export class ToolRegistry {
   private readonly tools = new Map<string, ToolDefinition>();
+  /** Tools whose warmUp has been started: a tool is warmed on its first lookup, not at startup. */
+  private readonly warmed = new Set<string>();
 
   constructor(tools: readonly ToolDefinition[] = []) {
     for (const tool of tools) this.register(tool);
@@ -47,7 +50,15 @@ export class ToolRegistry {
   }
 
   get(name: string): ToolDefinition | undefined {
-    return this.tools.get(name);
+    const tool = this.tools.get(name);
+    if (tool !== undefined) this.warm(tool);
+    return tool;
+  }
+
+  private warm(tool: ToolDefinition): void {
+    if (tool.warmUp === undefined || this.warmed.has(tool.name)) return;
+    this.warmed.add(tool.name);
+    tool.warmUp();
   }
 
   list(): ToolDefinition[] {
@@ -60,6 +71,7 @@ export class ToolRegistry {
       const known = [...this.tools.keys()].join(', ') || 'none';
       throw new KeelError('tool_not_allowed', `unknown tool "${name}" (available: ${known})`);
     }
+    this.warm(tool);
     return tool;
   }
 
@@ -101,8 +113,12 @@ export class ToolRegistry {
 
 export interface BuiltInToolsOptions {
   http?: HttpRequestToolOptions;
+  /** Also registers `noop`, a tool that does nothing, for benchmarks and tests (env KEEL_ENABLE_BENCH_TOOLS=true). */
+  benchTools?: boolean;
 }
 
 export function builtInTools(options: BuiltInToolsOptions = {}): ToolRegistry {
-  return new ToolRegistry([calculatorTool(), httpRequestTool(options.http)]);
+  const tools: ToolDefinition[] = [calculatorTool(), httpRequestTool(options.http)];
+  if (options.benchTools === true) tools.push(noopTool());
+  return new ToolRegistry(tools);
 }

@@ -23,6 +23,8 @@ export const AgentToolSchema = z.union([
     fallback: z.string().min(1).optional(),
     /** Degradation ladder, rung 2: how old a cached successful result may be to stand in for a failure. */
     cacheTtlMs: z.number().int().nonnegative().optional(),
+    /** Stricter semantics than the tool's own, e.g. an HTTP API that ignores Idempotency-Key: not_idempotent. */
+    idempotency: z.enum(['idempotent_by_key', 'not_idempotent']).optional(),
   }).strict(),
 ]).transform((t) => (typeof t === 'string' ? { name: t } : t));
 export type AgentTool = z.output<typeof AgentToolSchema>;

@@ -12,6 +12,8 @@ export const ApprovalCheckRequestSchema = z.object({
   step: z.number().int().positive(),
   confidence: z.number().min(0).max(1).optional(),
   calls: z.array(ToolCallSchema).min(1),
+  /** Indices of calls whose earlier run has an unknown outcome (not idempotent): a person decides whether to run them again. */
+  inDoubt: z.array(z.number().int().nonnegative()).optional(),
 }).strict();
 export type ApprovalCheckRequest = z.infer<typeof ApprovalCheckRequestSchema>;
 
