@@ -60,6 +60,7 @@ describe('durable execution (five processes)', () => {
     const http = (extra = '') => `  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: auto\n    timeoutMs: 700\n${extra}`;
     writeFileSync(join(dir, 'durable.yaml'), `name: durable\nmodel: scripted/default\ntools:\n  - calculator\n${http('    cacheTtlMs: 600000\n')}limits: {maxSteps: 6, stepTimeoutMs: 2500, taskTimeoutMs: 60000}\n`);
     writeFileSync(join(dir, 'slowtools.yaml'), `name: slowtools\nmodel: scripted/default\ntools:\n  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: auto\n    timeoutMs: 10000\nlimits: {maxSteps: 6, stepTimeoutMs: 15000, taskTimeoutMs: 60000}\n`);
+    writeFileSync(join(dir, 'alternate.yaml'), `name: alternate\nmodel: scripted/default\ntools:\n  - name: calculator\n    fallback: noop\n  - noop\n`);
     writeFileSync(join(dir, 'fragile.yaml'), `name: fragile\nmodel: scripted/default\ntools:\n  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: auto\n    timeoutMs: 3000\n    idempotency: not_idempotent\nlimits: {stepTimeoutMs: 60000}\n`);
     writeFileSync(join(dir, 'gated.yaml'), `name: gated\nmodel: scripted/default\ntools:\n  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: approve\nlimits: {taskTimeoutMs: 1500}\n`);
     keel = await startKeel({
@@ -67,7 +68,7 @@ describe('durable execution (five processes)', () => {
       env: {
         KEEL_STALL_AFTER_MS: '2500', KEEL_HEARTBEAT_MS: '400', KEEL_WATCHDOG_INTERVAL_MS: '300',
         // Recovery in these tests must come from the watchdog, not from JetStream's redelivery.
-        KEEL_STEP_ACK_WAIT_MS: '60000', KEEL_ROUTER_BASE_DELAY_MS: '20',
+        KEEL_STEP_ACK_WAIT_MS: '60000', KEEL_ROUTER_BASE_DELAY_MS: '20', KEEL_ENABLE_BENCH_TOOLS: 'true',
       },
     });
   }, 120_000);
@@ -187,6 +188,13 @@ describe('durable execution (five processes)', () => {
   });
 
   describe('degradation ladder', () => {
+    it('rung 1: a failing call is answered by the agent\'s alternate tool with the same arguments', async () => {
+      const id = await submit('alternate', [calc('1/0'), { reply: 'echo' }]);
+      const t = await waitStatus(id, ['succeeded']);
+      expect((await events(id)).find((e) => e.type === 'ladder.alternate_tool')?.data).toMatchObject({ tool: 'calculator', via: 'noop', cause: { code: 'tool_error' } });
+      expect(t.output).toMatch(/\[answered by the alternate tool noop: the primary failed/);
+    });
+
     it('rung 2: a failing call is answered by the cached result of the same call, labelled with its age', async () => {
       flaky = false;
       const body = { cache: Date.now() };

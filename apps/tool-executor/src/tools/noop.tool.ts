@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { parametersOf } from './tool.definition';
 import type { ToolDefinition } from './tool.definition';
 
-export const NoopArgsSchema = z.strictObject({
+// Other arguments are accepted and ignored, so noop can stand in as any tool's alternate in ladder tests.
+export const NoopArgsSchema = z.looseObject({
   echo: z.string().max(1_000, 'echo is longer than 1000 characters').optional().describe('Returned unchanged.'),
 });
 export type NoopArgs = z.infer<typeof NoopArgsSchema>;
