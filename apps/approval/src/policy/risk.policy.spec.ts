@@ -16,6 +16,7 @@ describe('risk policy', () => {
       [{ name: 'http_request', arguments: { url: 'https://x' } }, 'review'],
       [{ name: 'http_request', arguments: { method: 7 } }, 'review'],
       [{ name: 'run_code', arguments: { language: 'python', code: 'print(1)' } }, 'review'],
+      [{ name: 'noop', arguments: {} }, 'auto'],
       [{ name: 'send_email', arguments: {} }, 'approve'],
     ])('%j → %s', (call, tier) => {
       expect(defaultTier(call).tier).toBe(tier);

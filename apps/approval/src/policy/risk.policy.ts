@@ -30,6 +30,8 @@ export function defaultTier(call: Pick<ToolCall, 'name' | 'arguments'>): { tier:
   switch (call.name) {
     case 'calculator':
       return { tier: 'auto', why: 'calculator is read-only' };
+    case 'noop':
+      return { tier: 'auto', why: 'noop has no effect' };
     case 'http_request': {
       const method = typeof call.arguments.method === 'string' ? call.arguments.method.toUpperCase() : undefined;
       return method && READ_ONLY_HTTP.has(method)

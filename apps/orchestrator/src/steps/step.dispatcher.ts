@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { stepMsgId, Subjects } from '@keel/contracts';
+import { stepMsgId, StepWorkSchema, Subjects } from '@keel/contracts';
 import type { StepWork } from '@keel/contracts';
 import { Bus } from '@keel/messaging';
 import { contextFromTraceparent } from '@keel/telemetry';
@@ -16,7 +16,8 @@ export class StepDispatcher {
   constructor(@Inject(Bus) private readonly bus: Bus) {}
 
   async dispatch(taskId: string, step: number, reason: StepWork['reason'], traceparent: string | null, suffix = ''): Promise<void> {
-    const work: StepWork = { taskId, step, reason };
+    // Validated on the way out too: a bug here must fail loudly, not feed the dead-letter store.
+    const work: StepWork = StepWorkSchema.parse({ taskId, step, reason });
     await this.bus.publish(Subjects.stepsRun, work, { msgId: stepMsgId(work, suffix), ctx: contextFromTraceparent(traceparent) });
   }
 }

@@ -80,10 +80,13 @@ export class TaskWatchdog implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private async redispatchStranded(): Promise<number> {
-    const rows: { id: string; traceparent: string | null; stamp: string }[] = await this.db.query(
-      `UPDATE orchestrator.tasks SET updated_at = now()
-        WHERE status = 'queued' AND step = 0 AND updated_at < now() - ($1::int * interval '1 millisecond')
-        RETURNING id, traceparent, (extract(epoch from updated_at) * 1000)::bigint::text AS stamp`,
+    // A CTE, not a bare UPDATE … RETURNING: TypeORM returns [rows, count] for the latter.
+    const rows: { id: string; traceparent: string | null }[] = await this.db.query(
+      `WITH t AS (
+         UPDATE orchestrator.tasks SET updated_at = now()
+          WHERE status = 'queued' AND step = 0 AND updated_at < now() - ($1::int * interval '1 millisecond')
+          RETURNING id, traceparent
+       ) SELECT id, traceparent FROM t`,
       [Math.min(15_000, this.env.KEEL_STALL_AFTER_MS)],
     );
     for (const t of rows) await this.dispatcher.dispatch(t.id, 1, 'start', t.traceparent);
