@@ -4,8 +4,8 @@ import type { Agent, ApprovalCheckRequest, ApprovalCheckResponse, CallDecision, 
 import { AGENTS, ENV, LOGGER } from '@keel/service-kit';
 import type { Logger } from '@keel/telemetry';
 import { counter } from '@keel/telemetry';
-import { decide } from '../policy/risk.policy';
-import type { PolicyDecision } from '../policy/risk.policy';
+import { decide } from '@keel/policy';
+import type { PolicyDecision } from '@keel/policy';
 import { argsHash } from './args-hash';
 import { DecisionPublisher } from './decision.publisher';
 import { GatesRepository } from './gates.repository';

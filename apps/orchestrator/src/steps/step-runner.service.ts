@@ -6,11 +6,13 @@ import type {
 } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import type { DeliveryContext } from '@keel/messaging';
+import { decide } from '@keel/policy';
 import { AGENTS, ENV, LOGGER } from '@keel/service-kit';
 import { counter, histogram, SpanKind, withSpan } from '@keel/telemetry';
 import type { Logger } from '@keel/telemetry';
 import { CheckpointRepository } from '../checkpoints/checkpoint.repository';
 import type { NewEvent, StepCommit, TaskState } from '../checkpoints/checkpoint.repository';
+import { TaskStateCache } from '../checkpoints/task-state.cache';
 import { TaskEventsService } from '../events/task-events.service';
 import { PeersClient } from '../peers/peers.client';
 import { CancellationRegistry, TaskCancelled } from './cancellation.registry';
@@ -40,6 +42,8 @@ interface StepProgress {
   events: NewEvent[];
   /** The model turn is booked in a checkpoint already (recorded before side effects, or resumed). */
   turnBooked: boolean;
+  /** Script turns booked by a write-ahead checkpoint during this run (the state read at the start does not have them). */
+  modelCallsBookedHere: number;
 }
 
 /**
@@ -56,6 +60,8 @@ interface StepProgress {
  */
 @Injectable()
 export class StepRunner implements OnApplicationBootstrap {
+  private readonly cache = new TaskStateCache();
+
   constructor(
     @Inject(Bus) private readonly bus: Bus,
     @Inject(CheckpointRepository) private readonly checkpoints: CheckpointRepository,
@@ -83,7 +89,9 @@ export class StepRunner implements OnApplicationBootstrap {
   }
 
   async run(work: StepWork, delivery?: DeliveryContext): Promise<void> {
-    const state = await this.checkpoints.load(work.taskId);
+    const fresh = work.reason === 'next' && (delivery?.deliveryCount ?? 1) === 1;
+    const state = (fresh ? this.cache.take(work.taskId, work.step - 1) : undefined) ?? (await this.checkpoints.load(work.taskId));
+    if (!fresh) this.cache.forget(work.taskId);
     if (!state) {
       this.logger.warn({ task_id: work.taskId }, 'step for an unknown task; dropping');
       return;
@@ -103,7 +111,7 @@ export class StepRunner implements OnApplicationBootstrap {
 
     const agent = this.agents.get(state.agent);
     const started = performance.now();
-    const progress: StepProgress = { events: [], turnBooked: false };
+    const progress: StepProgress = { events: [], turnBooked: false, modelCallsBookedHere: 0 };
     // A long step beats so the watchdog does not take it for a stalled one.
     const heartbeat = setInterval(() => void this.checkpoints.beat(state.id).catch(() => undefined), this.env.KEEL_HEARTBEAT_MS);
     try {
@@ -136,7 +144,13 @@ export class StepRunner implements OnApplicationBootstrap {
         this.events.publish(events);
         stepsTotal.inc({ agent: state.agent, outcome: result.status });
         if (result.finished) tasksFinished.inc({ agent: state.agent, status: result.status });
-        if (result.next === 'dispatch') await this.dispatcher.dispatch(state.id, work.step + 1, 'next', state.traceparent);
+        if (result.next === 'dispatch') {
+          this.cache.put({
+            ...state, step: result.step, status: 'running', pending: null,
+            modelCalls: state.modelCalls + (result.modelCalls ?? 0) + progress.modelCallsBookedHere, transcript: [...state.transcript, ...result.messages],
+          });
+          await this.dispatcher.dispatch(state.id, work.step + 1, 'next', state.traceparent);
+        }
       });
     } finally {
       clearInterval(heartbeat);
@@ -238,10 +252,13 @@ export class StepRunner implements OnApplicationBootstrap {
       if (!pending.committed) throw new KeelError('conflict', `task ${state.id} moved on while step ${step} ran (cancelled or committed elsewhere)`);
       this.events.publish(pending.events);
       progress.turnBooked = true;
+      progress.modelCallsBookedHere = modelCalls;
     }
 
     let decisions: CallDecision[] = [];
-    if (repetition.action === 'run') {
+    // The approval service is asked only when the shared policy says a call needs a person (gate or review).
+    const needsApproval = calls.some((c) => decide(agent, c, turn.confidence).action !== 'run');
+    if (repetition.action === 'run' && needsApproval) {
       const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent: agent.name, step, confidence: turn.confidence, calls });
       decisions = check.decisions;
       const waiting = decisions.filter((d) => d.action === 'wait');

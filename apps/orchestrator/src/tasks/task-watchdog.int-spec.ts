@@ -30,7 +30,10 @@ describe('TaskWatchdog on real Postgres and NATS', () => {
     );
     return id;
   };
-  const eventTypes = async (id: string) => (await db.query('SELECT type FROM orchestrator.task_events WHERE task_id = $1 ORDER BY seq', [id])).map((r: { type: string }) => r.type);
+  const eventTypes = async (id: string) => {
+    const rows: { type: string }[] = await db.query('SELECT type FROM orchestrator.task_events WHERE task_id = $1 ORDER BY seq', [id]);
+    return rows.map((r) => r.type);
+  };
 
   beforeAll(async () => {
     nats = await startNats();

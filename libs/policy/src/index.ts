@@ -1,0 +1,2 @@
+export { decide, defaultTier, CONFIDENCE_AUTO, CONFIDENCE_REVIEW } from './risk.policy';
+export type { PolicyAction, PolicyDecision } from './risk.policy';
