@@ -19,6 +19,7 @@ import { CancellationRegistry, TaskCancelled } from './cancellation.registry';
 import { checkRepetition, earlierOccurrences, loopHint, NO_PROGRESS_OCCURRENCES } from './loop-detector';
 import { degradedContent, isLadderFailure, LADDER_MARKER, modelKnowledgeContent, refusalOutput } from './degradation-ladder';
 import { StepDispatcher } from './step.dispatcher';
+import { isInert } from './inert-output';
 
 const stepsTotal = counter('keel_steps_total', 'Steps run, by agent and outcome', ['agent', 'outcome']);
 const stepSeconds = histogram('keel_step_duration_seconds', 'Wall time of one step, by agent', ['agent']);
@@ -286,7 +287,8 @@ export class StepRunner implements OnApplicationBootstrap {
         const timeoutMs = Math.max(1, Math.min(agent.tools.find((t) => t.name === call.name)?.timeoutMs ?? agent.limits.toolTimeoutMs, stepDeadline - Date.now()));
         const res = await this.executeCall(state, agent.name, step, i, calls, timeoutMs, events);
         if ('wait' in res) return { step: step - 1, status: 'waiting_approval', messages: [], events, ...booked(), pending: { step, turn }, error: null };
-        content = 'content' in res ? res.content : await this.toolContent(state, call, res, events, step, i, decision);
+        const pure = specs.find((sp) => sp.name === call.name)?.idempotency === 'pure';
+        content = 'content' in res ? res.content : await this.toolContent(state, call, res, events, step, i, pure, decision);
       }
       newMessages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: untrusted(call.name, content) });
     }
@@ -327,7 +329,7 @@ export class StepRunner implements OnApplicationBootstrap {
   }
 
   /** The tool message the model sees, screened as untrusted, with the degradation ladder's rungs made visible. */
-  private async toolContent(state: TaskState, call: ToolCall, res: ExecuteToolResponse, events: NewEvent[], step: number, index: number, decision?: CallDecision): Promise<string> {
+  private async toolContent(state: TaskState, call: ToolCall, res: ExecuteToolResponse, events: NewEvent[], step: number, index: number, pure: boolean, decision?: CallDecision): Promise<string> {
     const key = `${state.id}:${step}:${index}`;
     let raw: string;
     if (res.ok) {
@@ -342,7 +344,11 @@ export class StepRunner implements OnApplicationBootstrap {
     } else {
       raw = `error (${res.error?.code}): ${res.error?.message}`;
     }
-    const screened = await this.peers.screen({ text: raw, channel: 'tool_output', tenant: state.tenant, taskId: state.id });
+    // Output of a pure tool (our own code, fed only the model's arguments) that holds no text at all
+    // cannot carry instructions: the screening round trip is skipped. Anything with a string is screened.
+    const screened = pure && res.ok && !res.degraded && isInert(res.result)
+      ? { verdict: 'allow' as const, categories: ['inert'] }
+      : await this.peers.screen({ text: raw, channel: 'tool_output', tenant: state.tenant, taskId: state.id });
     events.push({ type: 'tool.completed', data: {
       step, index, tool: call.name, idempotencyKey: key, ok: res.ok, replayed: res.replayed, durationMs: res.durationMs,
       error: res.error, degraded: res.degraded?.rung, review: decision?.action === 'review', guardrail: { verdict: screened.verdict, categories: screened.categories },
