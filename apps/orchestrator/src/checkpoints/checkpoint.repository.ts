@@ -47,6 +47,8 @@ export interface StepCommit {
   error?: ErrorBody | null;
   pending?: PendingTurn | null;
   finished?: boolean;
+  /** Write-ahead of a model turn: only if no runner recorded a turn for this step already. */
+  expectNoPending?: boolean;
 }
 
 export const messageHash = (m: ChatMessage): string => createHash('sha256').update(JSON.stringify(m)).digest('hex');
@@ -106,7 +108,7 @@ export class CheckpointRepository {
            event_seq = event_seq + cardinality($14::text[]),
            updated_at = now(),
            finished_at = CASE WHEN $16::boolean THEN now() ELSE finished_at END
-         WHERE id = $1 AND step = $17 AND status = ANY($18::text[])
+         WHERE id = $1 AND step = $17 AND status = ANY($18::text[]) AND (NOT $19::boolean OR pending IS NULL)
          RETURNING id, tenant, message_count - cardinality($12::text[]) AS msg_base, event_seq - cardinality($14::text[]) AS ev_base
        ), m AS (
          INSERT INTO orchestrator.messages (tenant, hash, content)
@@ -126,7 +128,7 @@ export class CheckpointRepository {
         c.taskId, c.step, c.status, c.output !== undefined, c.output ?? null,
         c.error ? JSON.stringify(c.error) : null, c.pending ? JSON.stringify(c.pending) : null,
         c.modelCalls ?? 0, c.usage?.inputTokens ?? 0, c.usage?.outputTokens ?? 0, c.usage?.costUsd ?? 0,
-        hashes, contents, types, datas, c.finished ?? false, c.expectStep, c.expectStatus,
+        hashes, contents, types, datas, c.finished ?? false, c.expectStep, c.expectStatus, c.expectNoPending ?? false,
       ],
     );
     return { committed: rows[0].committed === 1, events: rows[0].events ?? [] };

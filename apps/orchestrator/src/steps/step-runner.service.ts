@@ -249,8 +249,10 @@ export class StepRunner implements OnApplicationBootstrap {
       const pending = await this.checkpoints.commit({
         taskId: state.id, step: step - 1, expectStep: state.step, expectStatus: ['queued', 'running', 'waiting_approval'],
         status: 'running', messages: [], events: events.splice(0), modelCalls, usage, pending: { step, turn }, error: null,
+        // Two runners of one step (a redelivery racing a live runner) must not both book a turn.
+        expectNoPending: true,
       });
-      if (!pending.committed) throw new KeelError('conflict', `task ${state.id} moved on while step ${step} ran (cancelled or committed elsewhere)`);
+      if (!pending.committed) throw new KeelError('conflict', `task ${state.id} moved on while step ${step} ran (another runner recorded its turn, or it was cancelled)`);
       this.events.publish(pending.events);
       progress.turnBooked = true;
       progress.modelCallsBookedHere = modelCalls;

@@ -42,6 +42,9 @@ export function toKeelError(exception: unknown): KeelError {
   if (bp?.type === 'entity.too.large') return new KeelError('payload_too_large', `request body is larger than the ${bp.limit ?? 1048576}-byte limit`);
   if (bp?.type === 'entity.parse.failed') return new KeelError('invalid_request', `request body is not valid JSON: ${bp.message ?? ''}`.trim());
   if (bp?.type === 'charset.unsupported' || bp?.type === 'encoding.unsupported') return new KeelError('unsupported_media_type', bp.message ?? 'unsupported encoding');
+  if (isDatabaseUnavailable(exception)) {
+    return new KeelError('unavailable', 'the database is unavailable right now; retry shortly (with the same Idempotency-Key)', { retryAfterMs: 1000 });
+  }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const code = STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'invalid_request');
@@ -49,4 +52,12 @@ export function toKeelError(exception: unknown): KeelError {
     return new KeelError(code, message);
   }
   return KeelError.wrap(exception);
+}
+
+/** Postgres restarting or unreachable: a client should retry, not treat it as a bug (57P0x admin shutdown, class 08 connection errors). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string }; message?: string };
+  const code = e?.driverError?.code ?? e?.code;
+  if (typeof code === 'string' && (/^57P0[123]$/.test(code) || /^08/.test(code) || code === 'ECONNREFUSED' || code === 'ECONNRESET')) return true;
+  return typeof e?.message === 'string' && /Connection terminated|connection timeout|the database system is (starting up|shutting down)/i.test(e.message);
 }
