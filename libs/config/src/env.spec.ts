@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnvSchema, ConfigError, envInt, parseEnv, portSchema } from './env';
+import { baseEnvSchema, ConfigError, envInt, parseEnv, portSchema, redactUrl } from './env';
 
 describe('parseEnv', () => {
   it('applies defaults when nothing is set', () => {
@@ -35,5 +35,10 @@ describe('parseEnv', () => {
 
   it('splits agent directories on colon or comma', () => {
     expect(parseEnv(baseEnvSchema, { KEEL_AGENTS_DIR: '/a:/b, /c' }).KEEL_AGENTS_DIR).toEqual(['/a', '/b', '/c']);
+  });
+
+  it('hides passwords in printed URLs', () => {
+    expect(redactUrl('postgres://keel:s3cret@db:5432/keel')).toBe('postgres://keel:***@db:5432/keel');
+    expect(redactUrl('postgres://u:p@host:notaport/x')).toBe('<unparseable url>');
   });
 });

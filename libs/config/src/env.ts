@@ -70,3 +70,14 @@ export const baseEnvSchema = z.object({
 export type BaseEnv = z.output<typeof baseEnvSchema>;
 
 export const portSchema = (def: number) => envInt(def, 1, 65535);
+
+/** A URL safe to print: any password replaced (connection strings carry them). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

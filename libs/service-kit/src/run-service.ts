@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import type { Agent } from '@keel/contracts';
-import { AgentLoadError, baseEnvSchema, ConfigError, loadAgents, parseEnv } from '@keel/config';
+import { AgentLoadError, baseEnvSchema, ConfigError, loadAgents, parseEnv, redactUrl } from '@keel/config';
 import type { BaseEnv } from '@keel/config';
 import { Bus } from '@keel/messaging';
 import { DataSource, migrate, openDatabase } from '@keel/persistence';
@@ -169,16 +169,6 @@ function dirExists(d: string): boolean {
     return statSync(d).isDirectory();
   } catch {
     return false;
-  }
-}
-
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
   }
 }
 

@@ -7,16 +7,9 @@ export const START_POSTGRES = 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc
 export const START_NATS =
   'start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log';
 
-/** The URL with any password replaced, safe to print. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+import { redactUrl } from '@keel/config';
+
+export { redactUrl };
 
 export function describeError(err: unknown): string {
   if (err instanceof AggregateError && err.errors.length > 0) return describeError(err.errors[0]);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { ERROR_SCHEMA, errorResponses as errors, jsonSchemaOf as schema, UUID_PATH_PARAM as idParam } from '@keel/service-kit';
 import { DecisionBodySchema, RiskTierSchema } from '@keel/contracts';
 import { GATE_STATUSES } from '../gates/gates.repository';
 
@@ -7,21 +7,6 @@ import { GATE_STATUSES } from '../gates/gates.repository';
  * The decision body comes from the zod schema that validates it, so the
  * document cannot drift from what the server accepts.
  */
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-
-const ErrorBody = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: { code: { type: 'string', description: 'stable machine-readable code' }, message: { type: 'string' }, details: {} },
-    },
-  },
-};
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]));
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 const approval = { description: 'the approval', content: { 'application/json': { schema: { $ref: '#/components/schemas/Approval' } } } };
 
 export const openApiDocument: Record<string, unknown> = {
@@ -34,7 +19,7 @@ export const openApiDocument: Record<string, unknown> = {
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key' } },
     schemas: {
-      Error: ErrorBody,
+      Error: ERROR_SCHEMA,
       Decision: schema(DecisionBodySchema),
       Approval: {
         type: 'object',

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { ERROR_SCHEMA, errorResponses as errors, jsonSchemaOf as schema, UUID_PATH_PARAM as idParam } from '@keel/service-kit';
 import { FeedbackSchema, SubmitTaskSchema, TASK_STATUSES } from '@keel/contracts';
 
 /**
@@ -6,21 +6,6 @@ import { FeedbackSchema, SubmitTaskSchema, TASK_STATUSES } from '@keel/contracts
  * Request bodies come from the same zod schemas that validate them, so the
  * document cannot drift from what the server accepts.
  */
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-
-const ErrorBody = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: { code: { type: 'string', description: 'stable machine-readable code' }, message: { type: 'string' }, details: {} },
-    },
-  },
-};
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]));
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 
 export const openApiDocument: Record<string, unknown> = {
   openapi: '3.1.0',
@@ -28,7 +13,7 @@ export const openApiDocument: Record<string, unknown> = {
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key' } },
     schemas: {
-      Error: ErrorBody,
+      Error: ERROR_SCHEMA,
       SubmitTask: schema(SubmitTaskSchema),
       Feedback: schema(FeedbackSchema),
       Task: {
