@@ -91,6 +91,8 @@ export class Bus {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       timeout: 5000,
+      // A captured stack per request costs CPU on every hop; our errors carry the subject instead.
+      noAsyncTraces: true,
     });
     const bus = new Bus(nc, jetstream(nc), await jetstreamManager(nc), opts);
     void bus.watchStatus();

@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { createTestDatabase } from '@keel/testing';
 import type { TestDatabase } from '@keel/testing';
-import { migrate, migrationsApplied, openDatabase, isUniqueViolation } from './database';
+import { migrate, migrationsApplied, openDatabase, isUniqueViolation, preparedQuery } from './database';
 
 class CreateThings1700000000000 implements MigrationInterface {
   name = 'CreateThings1700000000000';
@@ -30,6 +30,9 @@ describe('persistence on a real Postgres', () => {
     await a.query("INSERT INTO svc.things VALUES ('x')");
     const dup = await a.query("INSERT INTO svc.things VALUES ('x')").catch((e: unknown) => e);
     expect(isUniqueViolation(dup)).toBe(true);
+    // Hot paths use named prepared statements on the same pool.
+    for (const id of ['p1', 'p2']) await preparedQuery(a, 'insert_thing', 'INSERT INTO svc.things VALUES ($1) RETURNING id', [id]);
+    expect(await preparedQuery<{ id: string }>(a, 'count_things', 'SELECT id FROM svc.things ORDER BY id', [])).toEqual([{ id: 'p1' }, { id: 'p2' }, { id: 'x' }]);
     await a.destroy();
     await b.destroy();
   });

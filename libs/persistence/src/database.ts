@@ -67,6 +67,22 @@ export async function databaseReachable(ds: DataSource): Promise<boolean> {
   }
 }
 
+/**
+ * A named prepared statement on the data source's own pg pool, for hot paths:
+ * Postgres parses and plans it once per connection instead of on every call,
+ * and the client stops resending the SQL text. Same pool, same transactions
+ * semantics as `ds.query` (a single statement is its own transaction).
+ */
+export async function preparedQuery<R>(ds: DataSource, name: string, text: string, values: unknown[]): Promise<R[]> {
+  const pool = (ds.driver as unknown as { master: PgPool }).master;
+  const res = await pool.query({ name, text, values });
+  return res.rows as R[];
+}
+
+interface PgPool {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
 /** Postgres unique-violation, for idempotent inserts that prefer catching to ON CONFLICT. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; driverError?: { code?: string } };

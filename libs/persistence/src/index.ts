@@ -1,2 +1,2 @@
-export { openDatabase, migrate, migrationsApplied, databaseReachable, isUniqueViolation, DataSource } from './database';
+export { openDatabase, preparedQuery, migrate, migrationsApplied, databaseReachable, isUniqueViolation, DataSource } from './database';
 export type { ServiceDatabaseOptions, MigrationClass, MigrationInterface, QueryRunner } from './database';

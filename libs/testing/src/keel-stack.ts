@@ -84,7 +84,9 @@ export async function startKeel(opts: KeelStackOptions = {}): Promise<KeelStack>
     const k = key(service, replica);
     const slot = procs.get(k) ?? { port: await freePort(), out: [] };
     procs.set(k, slot);
-    const proc = spawn(process.execPath, [resolve(ROOT, 'apps', service, 'dist', 'main.js')], {
+    // KEEL_TEST_NODE_ARGS passes node flags NODE_OPTIONS refuses (e.g. --cpu-prof for profiling a run).
+    const nodeArgs = (process.env.KEEL_TEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const proc = spawn(process.execPath, [...nodeArgs, resolve(ROOT, 'apps', service, 'dist', 'main.js')], {
       cwd: ROOT,
       env: { ...baseEnv, ...opts.serviceEnv?.[service], PORT: String(slot.port), KEEL_INSTANCE: String(replica) },
       stdio: ['ignore', 'pipe', 'pipe'],

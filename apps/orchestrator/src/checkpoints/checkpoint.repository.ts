@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from '@keel/persistence';
+import { DataSource, preparedQuery } from '@keel/persistence';
 import type { ChatMessage, CompleteResponse, ErrorBody, TaskEvent, TaskStatus } from '@keel/contracts';
 
 /** What a step needs to continue a task: the task row plus its transcript. */
@@ -65,7 +65,7 @@ export class CheckpointRepository {
 
   /** One round trip: the task row and its transcript in order. */
   async load(taskId: string): Promise<TaskState | null> {
-    const rows: StateRow[] = await this.db.query(
+    const rows = await preparedQuery<StateRow>(this.db, 'keel_load_task',
       `SELECT t.id, t.tenant, t.user_id, t.agent, t.status, t.input, t.metadata, t.step, t.model_calls, t.pending,
               t.traceparent, t.deadline_at,
               COALESCE((SELECT json_agg(m.content ORDER BY tm.idx)
@@ -96,7 +96,7 @@ export class CheckpointRepository {
     const contents = c.messages.map((m) => JSON.stringify(m));
     const types = c.events.map((e) => e.type);
     const datas = c.events.map((e) => JSON.stringify(e.data));
-    const rows: { committed: number; events: TaskEvent[] | null }[] = await this.db.query(
+    const rows = await preparedQuery<{ committed: number; events: TaskEvent[] | null }>(this.db, 'keel_commit_step',
       `WITH t AS (
          UPDATE orchestrator.tasks SET
            step = $2, status = $3,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from '@keel/persistence';
+import { DataSource, preparedQuery } from '@keel/persistence';
 
 export interface Degraded {
   rung: 'alternate_tool' | 'cached_result';
@@ -27,7 +27,7 @@ export class LedgerRepository {
 
   /** Claims the key (ON CONFLICT DO NOTHING RETURNING), or reports what the ledger already holds for it. */
   async claim(key: string, row: { tenant: string; taskId: string; step: number; tool: string; argsHash: string }): Promise<LedgerEntry> {
-    const claimed: unknown[] = await this.db.query(
+    const claimed = await preparedQuery(this.db, 'keel_ledger_claim',
       `INSERT INTO tool_executor.ledger (idempotency_key, tenant, task_id, step, tool, args_hash, status)
        VALUES ($1, $2, $3, $4, $5, $6, 'started') ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1`,
       [key, row.tenant, row.taskId, row.step, row.tool, row.argsHash],
@@ -45,7 +45,7 @@ export class LedgerRepository {
   }
 
   async settle(key: string, outcome: { ok: boolean; result?: unknown; error?: { code: string; message: string }; durationMs: number; degraded?: Degraded }): Promise<void> {
-    await this.db.query(
+    await preparedQuery(this.db, 'keel_ledger_settle',
       `UPDATE tool_executor.ledger SET status = $2, result = $3::jsonb, error = $4::jsonb, completed_at = now(), duration_ms = $5, degraded = $6::jsonb
         WHERE idempotency_key = $1 AND status = 'started'`,
       [key, outcome.ok ? 'succeeded' : 'failed', outcome.ok ? JSON.stringify(outcome.result ?? null) : null, outcome.error ? JSON.stringify(outcome.error) : null, outcome.durationMs, outcome.degraded ? JSON.stringify(outcome.degraded) : null],
