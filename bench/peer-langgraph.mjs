@@ -29,13 +29,13 @@ const PG_SERVER = process.env.KEEL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 
 export function buildGraph(checkpointer) {
-  const noop = tool(async () => 'ok', { name: 'noop', description: 'Does nothing.', schema: z.object({}) });
+  const noop = tool(async () => 'ok', { name: 'noop', description: 'Does nothing.', schema: z.object({ echo: z.string().optional() }) });
   // Deterministic fake model, no latency: turns 1..K-1 propose one noop call, turn K answers.
   const model = (state) => {
     const turn = state.messages.filter((m) => m.getType() === 'ai').length + 1;
     return {
       messages: [turn < K
-        ? new AIMessage({ content: '', tool_calls: [{ id: `call_${turn}`, name: 'noop', args: {}, type: 'tool_call' }] })
+        ? new AIMessage({ content: '', tool_calls: [{ id: `call_${turn}`, name: 'noop', args: { echo: String(turn - 1) }, type: 'tool_call' }] })
         : new AIMessage('done')],
     };
   };

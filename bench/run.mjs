@@ -57,11 +57,11 @@ const rows = [
   ['Postgres KiB per task', (f) => f.pgBytesPerTask / 1024, 'lower'],
 ];
 const peers = [['LangGraph async', lgAsync], ...(lgSync ? [['LangGraph sync', lgSync]] : [])];
-const fmt = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(2));
+const fmt = (v, label) => (v >= 100 || label.startsWith('steps/s') ? v.toFixed(0) : v.toFixed(2));
 const header = ['', 'Keel', ...peers.flatMap(([n]) => [n, `Keel / ${n.replace('LangGraph ', '')}`]), 'better', 'Keel vs target'];
 const table = rows.map(([label, get, better, target]) => {
   const k = get(keel);
-  return [label, fmt(k), ...peers.flatMap(([, p]) => [fmt(get(p)), `${(k / get(p)).toFixed(2)}×`]), better, target?.(k) ?? ''];
+  return [label, fmt(k, label), ...peers.flatMap(([, p]) => [fmt(get(p), label), `${(k / get(p)).toFixed(2)}×`]), better, target?.(k) ?? ''];
 });
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;

@@ -1,9 +1,10 @@
 // Per-step platform overhead of Keel with all five services as processes.
 // Scripted model with no latency; each task is K=10 steps (9 tool steps + a
 // final answer). The tool is the built-in `noop` when the tool-executor
-// exports it (enabled with KEEL_ENABLE_BENCH_TOOLS=true), else `calculator`.
+// exports it (enabled with KEEL_ENABLE_BENCH_TOOLS=true), else `calculator`;
+// each call has distinct arguments (Keel's loop detector stops repeats).
 // Prints medians and rates; asserts nothing.
-//   node tools/build-quiet.mjs && node bench/step-overhead.bench.mjs [--tasks 30] [--trace] [--json]
+//   node tools/build-quiet.mjs && node bench/step-overhead.bench.mjs [--tasks 30] [--trace] [--tool noop|calculator] [--json]
 // Imported (bench/run.mjs): `measureKeel({ tasks, trace })` returns the figures.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,11 +26,16 @@ const TERMINAL = new Set(['task.succeeded', 'task.failed', 'task.cancelled', 'ta
 
 export const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 
-/** True when the tool-executor's source exports the built-in no-op bench tool. */
-export function noopToolAvailable() {
-  const dir = join(ROOT, 'apps/tool-executor/src/tools');
-  const index = readFileSync(join(dir, 'index.ts'), 'utf8');
-  return /\bnoop/i.test(index) && existsSync(join(ROOT, 'apps/tool-executor/dist'));
+/**
+ * The built-in no-op bench tool when the tool-executor exports it (source) and
+ * the build has it (dist); `calculator` until then.
+ */
+export function benchTool() {
+  const exported = /\bnoop/i.test(readFileSync(join(ROOT, 'apps/tool-executor/src/tools/index.ts'), 'utf8'));
+  const distIndex = join(ROOT, 'apps/tool-executor/dist/tools/index.js');
+  const built = existsSync(distIndex) && /\bnoop/i.test(readFileSync(distIndex, 'utf8'));
+  if (exported && !built) console.warn('bench: the tool-executor exports `noop` but its build does not; run `node tools/build-quiet.mjs`. Using calculator.');
+  return exported && built ? 'noop' : 'calculator';
 }
 
 // Peak resident set (VmHWM) of this process's children whose command line matches.
@@ -50,11 +56,10 @@ const childPeaksMiB = (match) => {
   return kib / 1024;
 };
 
-export async function measureKeel({ tasks = 30, trace = false, log = () => {} } = {}) {
-  const tool = noopToolAvailable() ? 'noop' : 'calculator';
+export async function measureKeel({ tasks = 30, trace = false, tool = benchTool(), log = () => {} } = {}) {
   const script = [
     ...Array.from({ length: K - 1 }, (_, i) => ({
-      toolCalls: [{ name: tool, arguments: tool === 'noop' ? {} : { expression: `${i}+1` } }],
+      toolCalls: [{ name: tool, arguments: tool === 'noop' ? { n: i } : { expression: `${i}+1` } }],
       confidence: 0.99,
     })),
     { content: 'done' },
@@ -106,7 +111,23 @@ export async function measureKeel({ tasks = 30, trace = false, log = () => {} } 
     };
 
     // Warm up (worker threads, JIT, connection pools).
-    for (let i = 0; i < WARMUP_TASKS; i++) { const id = await submit(); await waitDone([id]); }
+    const warmIds = [];
+    for (let i = 0; i < WARMUP_TASKS; i++) {
+      const id = await submit();
+      warmIds.push(id);
+      let timer;
+      const stuck = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('stuck')), 30_000); });
+      try {
+        await Promise.race([waitDone([id]), stuck]);
+      } catch {
+        const { rows: evs } = await db.query(`SELECT type, data FROM orchestrator.task_events WHERE task_id = $1 ORDER BY seq DESC LIMIT 3`, [id]);
+        throw new Error(`warm-up task with the ${tool} tool did not finish in 30 s; last events: ${JSON.stringify(evs)}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    const { rows: bad } = await db.query(`SELECT id, status, error FROM orchestrator.tasks WHERE id = ANY($1) AND status <> 'succeeded'`, [warmIds]);
+    if (bad.length > 0) throw new Error(`warm-up tasks with the ${tool} tool did not succeed: ${JSON.stringify(bad[0])}`);
 
     log(`Keel step overhead: K=${K} steps per task (9 ${tool} steps + final), scripted model with no latency, tracing ${trace ? 'on (OTLP to a local receiver)' : 'off'}`);
     const seqIds = [];
@@ -173,7 +194,7 @@ export async function measureKeel({ tasks = 30, trace = false, log = () => {} } 
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { tasks: { type: 'string', default: '30' }, trace: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
-  const figures = await measureKeel({ tasks: Number(values.tasks), trace: values.trace, log: values.json ? () => {} : console.log });
+  const { values } = parseArgs({ options: { tasks: { type: 'string', default: '30' }, trace: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, tool: { type: 'string' } } });
+  const figures = await measureKeel({ tasks: Number(values.tasks), trace: values.trace, ...(values.tool ? { tool: values.tool } : {}), log: values.json ? () => {} : console.log });
   if (values.json) console.log(JSON.stringify(figures));
 }

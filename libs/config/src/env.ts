@@ -58,6 +58,8 @@ export const baseEnvSchema = z.object({
   DATABASE_URL: envUrl('postgres://postgres@127.0.0.1:5432/keel', ['postgres:', 'postgresql:']),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   KEEL_INSTANCE: z.string().default('0'),
+  /** Postgres connections per process. */
+  KEEL_DB_POOL_SIZE: envInt(10, 1, 500),
   /** Apply this service's migrations at start (dev and compose); production runs `migrate` as a Job. */
   KEEL_MIGRATE_ON_START: envBool(true),
   /** How long SIGTERM waits for in-flight work before handing it back. */

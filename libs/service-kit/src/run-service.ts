@@ -153,7 +153,7 @@ async function openOrDie(def: { name: string; migrations: MigrationClass[] }, en
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
-      return await openDatabase({ url: env.DATABASE_URL, schema: schemaOf(def.name), migrations: def.migrations, applicationName: `keel-${def.name}` });
+      return await openDatabase({ url: env.DATABASE_URL, schema: schemaOf(def.name), migrations: def.migrations, applicationName: `keel-${def.name}`, poolSize: env.KEEL_DB_POOL_SIZE });
     } catch (err) {
       if (Date.now() > deadline) {
         return die(def.name, `cannot connect to Postgres at ${redactUrl(env.DATABASE_URL)}: ${(err as Error).message}`);
