@@ -10,6 +10,10 @@ export const routerEnv = z.object({
   KEEL_ROUTER_BASE_DELAY_MS: envInt(1000, 1, 60_000),
   /** Upper bound of one attempt; the step deadline may cut it shorter. */
   KEEL_ROUTER_ATTEMPT_TIMEOUT_MS: envInt(60_000, 100, 600_000),
+  /** Consecutive failures (after retries) that open a deployment's circuit breaker. */
+  KEEL_ROUTER_BREAKER_FAILURES: envInt(5, 1, 1000),
+  /** How long an open breaker skips its deployment before one probe. */
+  KEEL_ROUTER_BREAKER_COOLDOWN_MS: envInt(30_000, 100, 3_600_000),
 });
 
 export const routerService: ServiceDefinition<typeof routerEnv> = {

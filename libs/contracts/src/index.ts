@@ -27,5 +27,5 @@ export { ROLES, RoleSchema, VerifyKeyRequestSchema, VerifyKeyResponseSchema } fr
 export type { Role, Principal, VerifyKeyResponse } from './auth/auth';
 export { DEAD_LETTER_REASONS, DeadLetterSchema } from './dead-letters/dead-letters';
 export type { DeadLetter } from './dead-letters/dead-letters';
-export { AgentSchema, AgentToolSchema, DEFAULT_LIMITS } from './agents/agents';
-export type { Agent, AgentTool } from './agents/agents';
+export { AgentSchema, AgentToolSchema, RoutingSchema, DEFAULT_LIMITS } from './agents/agents';
+export type { Agent, AgentTool, Routing } from './agents/agents';

@@ -1,23 +1,32 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap } from '@nestjs/common';
 import { CompleteRequestSchema, KeelError, QueueGroups, Subjects } from '@keel/contracts';
-import type { CompleteRequest, CompleteResponse } from '@keel/contracts';
+import type { Agent, CompleteRequest, CompleteResponse } from '@keel/contracts';
 import { Bus } from '@keel/messaging';
-import { ENV } from '@keel/service-kit';
-import { counter, histogram, SpanKind, withSpan } from '@keel/telemetry';
+import { AGENTS, ENV } from '@keel/service-kit';
+import { counter, gauge, histogram, SpanKind, withSpan } from '@keel/telemetry';
 import { ScriptedProvider, SCRIPTED_PROVIDER_ID } from '../providers/scripted.provider';
 import type { ModelProvider } from '../providers/provider';
 import { RetryPolicy } from '../retries/retry-policy';
 import { complete } from './complete';
+import { CircuitBreakers } from '../routing/circuit-breaker';
+import type { BreakerState } from '../routing/circuit-breaker';
+import { routedComplete } from '../routing/routed-complete';
+import { countPromptTokens } from '../usage/token-counter';
 
 const tokens = counter('keel_model_tokens_total', 'Tokens by model and direction', ['model', 'direction']);
 const cost = counter('keel_model_cost_usd_total', 'Model cost in USD by model and tenant', ['model', 'tenant']);
 const calls = counter('keel_model_calls_total', 'Model calls by model and outcome', ['model', 'outcome']);
 const retries = counter('keel_model_retries_total', 'Model call attempts that failed and were retried', ['model']);
 const latency = histogram('keel_model_call_seconds', 'Model call latency including retries', ['model']);
+const fallbacksTotal = counter('keel_model_fallbacks_total', 'Model calls that moved to a fallback, by the model that failed', ['model', 'reason']);
+const breakerState = gauge('keel_router_breaker_state', 'Circuit breaker per deployment: 0 closed, 1 half-open, 2 open', ['deployment']);
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 const unpriced = counter('keel_model_unpriced_total', 'Calls to models with no price in the price table', ['model']);
 
 export interface RouterEnv {
+  KEEL_ROUTER_BREAKER_FAILURES: number;
+  KEEL_ROUTER_BREAKER_COOLDOWN_MS: number;
   KEEL_ROUTER_RETRIES: number;
   KEEL_ROUTER_BASE_DELAY_MS: number;
   KEEL_ROUTER_ATTEMPT_TIMEOUT_MS: number;
@@ -33,10 +42,15 @@ export interface RouterEnv {
 export class CompletionResponder implements OnApplicationBootstrap {
   private readonly providers: ReadonlyMap<string, ModelProvider>;
   private readonly policy: RetryPolicy;
+  private readonly breakers: CircuitBreakers;
 
-  constructor(@Inject(Bus) private readonly bus: Bus, @Inject(ENV) private readonly env: RouterEnv) {
+  constructor(@Inject(Bus) private readonly bus: Bus, @Inject(ENV) private readonly env: RouterEnv, @Inject(AGENTS) private readonly agents: Map<string, Agent>) {
     this.providers = new Map<string, ModelProvider>([[SCRIPTED_PROVIDER_ID, new ScriptedProvider()]]);
     this.policy = new RetryPolicy({ retries: env.KEEL_ROUTER_RETRIES, baseDelayMs: env.KEEL_ROUTER_BASE_DELAY_MS });
+    this.breakers = new CircuitBreakers({
+      failureThreshold: env.KEEL_ROUTER_BREAKER_FAILURES, cooldownMs: env.KEEL_ROUTER_BREAKER_COOLDOWN_MS,
+      onChange: (deployment, state) => breakerState.set({ deployment }, BREAKER_VALUE[state]),
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -53,19 +67,25 @@ export class CompletionResponder implements OnApplicationBootstrap {
       },
     }, async (span) => {
       try {
-        const res = await complete(req, {
-          providers: this.providers, policy: this.policy, attemptTimeoutMs: this.env.KEEL_ROUTER_ATTEMPT_TIMEOUT_MS,
-          onUnpricedModel: (m) => unpriced.inc({ model: m }),
+        const res = await routedComplete(req, this.agents.get(req.agent), {
+          complete: (r) => complete(r, {
+            providers: this.providers, policy: this.policy, attemptTimeoutMs: this.env.KEEL_ROUTER_ATTEMPT_TIMEOUT_MS,
+            onUnpricedModel: (m) => unpriced.inc({ model: m }),
+          }),
+          breakers: this.breakers,
+          inputTokens: (r) => countPromptTokens(r.messages, r.tools),
+          onFallback: (from, _to, reason) => fallbacksTotal.inc({ model: from, reason: reason === 'circuit breaker open' ? 'breaker_open' : 'failed' }),
         });
         span.setAttributes({
           'gen_ai.response.model': res.model, 'gen_ai.usage.input_tokens': res.usage.inputTokens, 'gen_ai.usage.output_tokens': res.usage.outputTokens,
           'gen_ai.response.finish_reasons': [res.finishReason], 'keel.cost_usd': res.costUsd, 'keel.attempts': res.attempts.length,
+          'keel.route.reason': res.route?.reason ?? '', 'keel.route.fallbacks': res.route?.fallbacks.length ?? 0,
         });
-        tokens.inc({ model: req.model, direction: 'input' }, res.usage.inputTokens);
-        tokens.inc({ model: req.model, direction: 'output' }, res.usage.outputTokens);
-        cost.inc({ model: req.model, tenant: req.tenant }, res.costUsd);
-        retries.inc({ model: req.model }, res.attempts.length - 1);
-        calls.inc({ model: req.model, outcome: 'ok' });
+        tokens.inc({ model: res.model, direction: 'input' }, res.usage.inputTokens);
+        tokens.inc({ model: res.model, direction: 'output' }, res.usage.outputTokens);
+        cost.inc({ model: res.model, tenant: req.tenant }, res.costUsd);
+        retries.inc({ model: res.model }, res.attempts.length - 1);
+        calls.inc({ model: res.model, outcome: 'ok' });
         return res;
       } catch (err) {
         const e = KeelError.wrap(err);

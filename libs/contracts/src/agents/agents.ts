@@ -29,10 +29,33 @@ export const AgentToolSchema = z.union([
 ]).transform((t) => (typeof t === 'string' ? { name: t } : t));
 export type AgentTool = z.output<typeof AgentToolSchema>;
 
+const ModelId = z.string().regex(/^[a-z0-9_-]+\/.+$/, 'model ids are provider/model, e.g. openai/gpt-4o-mini');
+
+/** How the router picks a model for this agent (apps/router/README.md). */
+export const RoutingSchema = z.object({
+  /** First matching rule wins; otherwise the classifier, otherwise the agent's `model`. */
+  rules: z.array(z.object({
+    when: z.object({
+      keywords: z.array(z.string().min(1)).optional(),
+      minInputTokens: z.number().int().positive().optional(),
+      taskType: z.string().min(1).optional(),
+    }).strict(),
+    model: ModelId,
+  }).strict()).default([]),
+  /** Route inputs the built-in difficulty classifier scores at or above `threshold` to `hardModel`. */
+  classifier: z.object({ hardModel: ModelId, threshold: z.number().min(0).max(1).default(0.6) }).strict().optional(),
+  /** Cheap model first; escalate to the next when its answer is empty or its confidence is below `minConfidence`. */
+  cascade: z.object({ models: z.array(ModelId).min(2), minConfidence: z.number().min(0).max(1).default(0.7) }).strict().optional(),
+  /** Tried in order when a model fails after its retries, or its circuit breaker is open. */
+  fallbacks: z.array(ModelId).default([]),
+}).strict();
+export type Routing = z.output<typeof RoutingSchema>;
+
 export const AgentSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'name is lowercase letters, digits, - and _'),
   description: z.string().optional(),
-  model: z.string().regex(/^[a-z0-9_-]+\/.+$/, 'model ids are provider/model, e.g. scripted/default'),
+  model: ModelId,
+  routing: RoutingSchema.optional(),
   systemPrompt: z.string().default('You are a helpful assistant.'),
   tools: z.array(AgentToolSchema).default([]),
   limits: z.object({

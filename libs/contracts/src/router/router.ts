@@ -60,6 +60,8 @@ export const CompleteRequestSchema = z.object({
   /** For `scripted`: the script and how many of its turns earlier calls consumed. */
   script: ScriptSchema.optional(),
   scriptCursor: z.number().int().nonnegative().default(0),
+  /** The task's `metadata.taskType`, for routing rules. */
+  taskType: z.string().max(100).optional(),
   /** Absolute deadline (epoch ms) for all attempts together. */
   deadline: z.number().int().positive(),
 }).strict();
@@ -83,5 +85,13 @@ export const CompleteResponseSchema = z.object({
   confidence: z.number().min(0).max(1).optional(),
   attempts: z.array(AttemptSchema),
   scriptTurnsConsumed: z.number().int().nonnegative(),
+  /** How the router got here: the model asked for, the one that answered, and why. */
+  route: z.object({
+    requested: z.string(),
+    used: z.string(),
+    reason: z.string(),
+    fallbacks: z.array(z.object({ model: z.string(), error: z.string() })),
+    escalations: z.array(z.object({ model: z.string(), why: z.string() })),
+  }).optional(),
 });
 export type CompleteResponse = z.infer<typeof CompleteResponseSchema>;

@@ -1,0 +1,73 @@
+import { KeelError } from '@keel/contracts';
+import type { Agent, CompleteRequest, CompleteResponse } from '@keel/contracts';
+import type { CircuitBreakers } from './circuit-breaker';
+import { planRoute } from './route-plan';
+
+/**
+ * One model turn through the agent's routing: the cascade's models in order
+ * (escalating when an answer is empty or its confidence is below the bar),
+ * each with the fallbacks behind it when it fails after its own retries or
+ * its breaker is open. The scripted model is exempt from breakers: it is
+ * deterministic and in-process, so a breaker would only hide injected faults.
+ */
+export interface RoutedDeps {
+  complete: (req: CompleteRequest) => Promise<CompleteResponse>;
+  breakers: CircuitBreakers;
+  inputTokens: (req: CompleteRequest) => number;
+  onFallback?: (from: string, to: string | undefined, error: string) => void;
+}
+
+/** Errors that say nothing about the model (bad request, exhausted script): no fallback would help. */
+const NOT_A_MODEL_FAILURE = new Set(['invalid_request', 'script_exhausted', 'validation_failed']);
+
+export async function routedComplete(req: CompleteRequest, agent: Agent | undefined, deps: RoutedDeps): Promise<CompleteResponse> {
+  const plan = planRoute(agent, { model: req.model, messages: req.messages, inputTokens: deps.inputTokens(req), taskType: req.taskType });
+  const fallbacks: { model: string; error: string }[] = [];
+  const escalations: { model: string; why: string }[] = [];
+  let cursor = req.scriptCursor;
+  let consumed = 0;
+
+  const attempt = async (model: string): Promise<CompleteResponse> => {
+    const candidates = [model, ...plan.fallbacks.filter((m) => m !== model)];
+    let lastError: KeelError | undefined;
+    for (const [i, candidate] of candidates.entries()) {
+      const guarded = !candidate.startsWith('scripted/');
+      if (guarded && !deps.breakers.allow(candidate)) {
+        fallbacks.push({ model: candidate, error: 'circuit breaker open' });
+        deps.onFallback?.(candidate, candidates[i + 1], 'circuit breaker open');
+        continue;
+      }
+      try {
+        const res = await deps.complete({ ...req, model: candidate, scriptCursor: cursor });
+        if (guarded) deps.breakers.success(candidate);
+        cursor += res.scriptTurnsConsumed;
+        consumed += res.scriptTurnsConsumed;
+        return res;
+      } catch (err) {
+        const e = KeelError.wrap(err);
+        const used = (e.details as { scriptTurnsConsumed?: number } | undefined)?.scriptTurnsConsumed ?? 0;
+        cursor += used;
+        consumed += used;
+        if (NOT_A_MODEL_FAILURE.has(e.code)) throw e;
+        if (guarded) deps.breakers.failure(candidate);
+        fallbacks.push({ model: candidate, error: `${e.code}: ${e.message}` });
+        deps.onFallback?.(candidate, candidates[i + 1], e.message);
+        lastError = e;
+      }
+    }
+    throw new KeelError(lastError?.code ?? 'unavailable', `no model could answer: ${fallbacks.map((f) => `${f.model} (${f.error})`).join('; ')}`, { details: { ...(lastError?.details as object | undefined), fallbacks, scriptTurnsConsumed: consumed }, cause: lastError });
+  };
+
+  for (const [i, model] of plan.chain.entries()) {
+    const res = await attempt(model);
+    const last = i === plan.chain.length - 1;
+    const why = !res.content && res.toolCalls.length === 0 ? 'empty answer'
+      : plan.minConfidence !== undefined && res.confidence !== undefined && res.confidence < plan.minConfidence ? `confidence ${res.confidence} < ${plan.minConfidence}` : undefined;
+    if (why && !last) {
+      escalations.push({ model: res.model, why });
+      continue;
+    }
+    return { ...res, scriptTurnsConsumed: consumed, route: { requested: req.model, used: res.model, reason: plan.reason, fallbacks, escalations } };
+  }
+  throw new KeelError('internal', 'empty routing chain');
+}
