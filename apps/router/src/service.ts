@@ -5,6 +5,13 @@ import { RouterModule } from './router.module';
 
 export const routerEnv = z.object({
   PORT: portSchema(8082),
+  // Providers (src/providers/provider.registry.ts validates them): the built-in ones and KEEL_PROVIDERS.
+  OPENAI_BASE_URL: z.string().optional(),
+  OPENAI_API_KEY: z.string().optional(),
+  ANTHROPIC_BASE_URL: z.string().optional(),
+  ANTHROPIC_API_KEY: z.string().optional(),
+  /** JSON list of extra OpenAI-compatible or Anthropic providers: [{id, kind, baseUrl, apiKeyEnv?, stream?}]. */
+  KEEL_PROVIDERS: z.string().optional(),
   /** Retries after the first attempt (design.md: 3, at 1 s / 2 s / 4 s + jitter). */
   KEEL_ROUTER_RETRIES: envInt(3, 0, 10),
   KEEL_ROUTER_BASE_DELAY_MS: envInt(1000, 1, 60_000),

@@ -87,10 +87,17 @@ export async function runService<S extends z.ZodObject>(def: ServiceDefinition<S
 
   const infra: Infra<z.output<S> & BaseEnv> = { service: def.name, env, logger, bus, db, agents };
   const infraModule = buildInfraModule(infra, def);
-  const app = await NestFactory.create<NestExpressApplication>(
-    { module: class KeelApp {}, imports: [infraModule, ...def.imports(infra)] } as DynamicModule,
-    { logger: new NestPinoLogger(logger), bodyParser: false, abortOnError: false },
-  );
+  let app: NestExpressApplication;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(
+      { module: class KeelApp {}, imports: [infraModule, ...def.imports(infra)] } as DynamicModule,
+      { logger: new NestPinoLogger(logger), bodyParser: false, abortOnError: false },
+    );
+  } catch (err) {
+    // A provider validating its own settings at construction (e.g. the router's KEEL_PROVIDERS).
+    if (err instanceof ConfigError) return die(def.name, err.message);
+    throw err;
+  }
   app.useBodyParser('json', { limit: '1mb' });
   app.useGlobalFilters(new KeelErrorFilter(logger));
   app.disable('x-powered-by');

@@ -149,5 +149,6 @@ function respond(req: CompleteRequest, result: ProviderResult, attempts: Attempt
     scriptTurnsConsumed,
   };
   if (result.confidence !== undefined) response.confidence = result.confidence;
+  if (result.ttftMs !== undefined) response.ttftMs = result.ttftMs;
   return response;
 }

@@ -5,7 +5,7 @@ import type { Agent, CompleteRequest, CompleteResponse } from '@keel/contracts';
 import { Bus } from '@keel/messaging';
 import { AGENTS, ENV } from '@keel/service-kit';
 import { counter, gauge, histogram, SpanKind, withSpan } from '@keel/telemetry';
-import { ScriptedProvider, SCRIPTED_PROVIDER_ID } from '../providers/scripted.provider';
+import { buildProviders } from '../providers/provider.registry';
 import type { ModelProvider } from '../providers/provider';
 import { RetryPolicy } from '../retries/retry-policy';
 import { complete } from './complete';
@@ -22,6 +22,7 @@ const latency = histogram('keel_model_call_seconds', 'Model call latency includi
 const fallbacksTotal = counter('keel_model_fallbacks_total', 'Model calls that moved to a fallback, by the model that failed', ['model', 'reason']);
 const breakerState = gauge('keel_router_breaker_state', 'Circuit breaker per deployment: 0 closed, 1 half-open, 2 open', ['deployment']);
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+const ttft = histogram('keel_model_ttft_seconds', 'Time to first token of streamed model answers', ['model']);
 const unpriced = counter('keel_model_unpriced_total', 'Calls to models with no price in the price table', ['model']);
 
 export interface RouterEnv {
@@ -45,7 +46,8 @@ export class CompletionResponder implements OnApplicationBootstrap {
   private readonly breakers: CircuitBreakers;
 
   constructor(@Inject(Bus) private readonly bus: Bus, @Inject(ENV) private readonly env: RouterEnv, @Inject(AGENTS) private readonly agents: Map<string, Agent>) {
-    this.providers = new Map<string, ModelProvider>([[SCRIPTED_PROVIDER_ID, new ScriptedProvider()]]);
+    // Declared providers name their key variables (apiKeyEnv), so the whole environment is passed.
+    this.providers = buildProviders({ ...process.env, ...(env as unknown as Record<string, string | undefined>) });
     this.policy = new RetryPolicy({ retries: env.KEEL_ROUTER_RETRIES, baseDelayMs: env.KEEL_ROUTER_BASE_DELAY_MS });
     this.breakers = new CircuitBreakers({
       failureThreshold: env.KEEL_ROUTER_BREAKER_FAILURES, cooldownMs: env.KEEL_ROUTER_BREAKER_COOLDOWN_MS,
@@ -86,6 +88,10 @@ export class CompletionResponder implements OnApplicationBootstrap {
         cost.inc({ model: res.model, tenant: req.tenant }, res.costUsd);
         retries.inc({ model: res.model }, res.attempts.length - 1);
         calls.inc({ model: res.model, outcome: 'ok' });
+        if (res.ttftMs !== undefined) {
+          ttft.observe({ model: res.model }, res.ttftMs / 1000);
+          span.setAttribute('keel.ttft_ms', res.ttftMs);
+        }
         return res;
       } catch (err) {
         const e = KeelError.wrap(err);

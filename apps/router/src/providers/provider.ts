@@ -36,6 +36,8 @@ export interface ProviderResult {
   /** Omitted when the provider reports none; the router then counts tokens itself. */
   usage?: TokenUsage;
   confidence?: number;
+  /** Streaming providers: ms from sending the request to the first content or tool-call delta. */
+  ttftMs?: number;
 }
 
 export interface ModelProvider {

@@ -83,6 +83,8 @@ export const CompleteResponseSchema = z.object({
   usage: UsageSchema,
   costUsd: z.number().nonnegative(),
   confidence: z.number().min(0).max(1).optional(),
+  /** Time to first token of the answering attempt, when the provider streamed. */
+  ttftMs: z.number().nonnegative().optional(),
   attempts: z.array(AttemptSchema),
   scriptTurnsConsumed: z.number().int().nonnegative(),
   /** How the router got here: the model asked for, the one that answered, and why. */
