@@ -49,6 +49,7 @@ RUN set -eu; \
       mkdir -p "/out/app/$dir"; \
       cp -a "$dir/package.json" "/out/app/$dir/"; \
       if [ -d "$dir/dist" ]; then cp -a "$dir/dist" "/out/app/$dir/"; fi; \
+      for data in "$dir"/*.json; do case "$data" in */package.json) ;; *) [ -f "$data" ] && cp -a "$data" "/out/app/$dir/";; esac; done; \
     done; \
     if [ -d agents ]; then cp -a agents/. /out/app/agents/; fi; \
     for svc in orchestrator approval router guardrail tool-executor; do \

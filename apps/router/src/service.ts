@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { envInt, portSchema } from '@keel/config';
 import type { ServiceDefinition } from '@keel/service-kit';
+import { UsageBudgets1764000000010 } from './migrations/1764000000010-usage-budgets';
+import { Cache1764000000020 } from './migrations/1764000000020-cache';
+import { cacheEnv } from './cache/openai-embedding';
 import { RouterModule } from './router.module';
 
-export const routerEnv = z.object({
+export const routerEnv = cacheEnv.extend({
   PORT: portSchema(8082),
   // Providers (src/providers/provider.registry.ts validates them): the built-in ones and KEEL_PROVIDERS.
   OPENAI_BASE_URL: z.string().optional(),
@@ -12,6 +15,14 @@ export const routerEnv = z.object({
   ANTHROPIC_API_KEY: z.string().optional(),
   /** JSON list of extra OpenAI-compatible or Anthropic providers: [{id, kind, baseUrl, apiKeyEnv?, stream?}]. */
   KEEL_PROVIDERS: z.string().optional(),
+  /** Price table (JSON); the bundled apps/router/prices.json by default. */
+  KEEL_PRICES_FILE: z.string().optional(),
+  /** Budgets per tenant, user and agent (YAML or JSON); none by default. */
+  KEEL_BUDGETS_FILE: z.string().optional(),
+  /** Output tokens the pre-request budget estimate assumes for a call (its upper bound). */
+  KEEL_BUDGET_MAX_OUTPUT_TOKENS: envInt(4096, 1, 1_000_000),
+  /** Where 80 % budget alerts are POSTed (Slack-compatible body). */
+  KEEL_BUDGET_WEBHOOK_URL: z.string().url().optional(),
   /** Retries after the first attempt (design.md: 3, at 1 s / 2 s / 4 s + jitter). */
   KEEL_ROUTER_RETRIES: envInt(3, 0, 10),
   KEEL_ROUTER_BASE_DELAY_MS: envInt(1000, 1, 60_000),
@@ -26,7 +37,6 @@ export const routerEnv = z.object({
 export const routerService: ServiceDefinition<typeof routerEnv> = {
   name: 'router',
   envSchema: routerEnv,
-  // Usage, cache and budget tables arrive with the router issue; the schema exists from the start.
-  migrations: [],
+  migrations: [UsageBudgets1764000000010, Cache1764000000020],
   imports: () => [RouterModule],
 };

@@ -9,3 +9,6 @@ export { startKeel, SERVICES } from './keel-stack';
 export type { KeelProcess, KeelStack, KeelStackOptions, ServiceName } from './keel-stack';
 export { startPostgres, postgresBinDir, PG_BIN_ROOT } from './postgres-server';
 export type { TestPostgres } from './postgres-server';
+export { FakeOpenAiServer } from './fake-models/fake-openai.server';
+export { FakeAnthropicServer } from './fake-models/fake-anthropic.server';
+export type { FakeBehaviour, FakeToolCall, LoggedRequest } from './fake-models/fake-server';

@@ -211,7 +211,8 @@ export class StepRunner implements OnApplicationBootstrap {
       modelCalls = turn.scriptTurnsConsumed;
       usage = { ...turn.usage, costUsd: turn.costUsd };
       events.push(...attemptEvents(turn.attempts.filter((a) => a.error)));
-      events.push({ type: 'model.completed', data: { model: turn.model, finishReason: turn.finishReason, usage: turn.usage, costUsd: turn.costUsd, attempts: turn.attempts.length, toolCalls: turn.toolCalls.map((c) => c.name), confidence: turn.confidence, route: turn.route } });
+      events.push({ type: 'model.completed', data: { model: turn.model, finishReason: turn.finishReason, usage: turn.usage, costUsd: turn.costUsd, attempts: turn.attempts.length, toolCalls: turn.toolCalls.map((c) => c.name), confidence: turn.confidence, route: turn.route, cache: turn.cache, downgradedFrom: turn.budget?.downgradedFrom } });
+      events.push(...(turn.budget?.alerts ?? []).map((a) => ({ type: 'budget.alert', data: { step, ...a } })));
     }
     const booked = () => (progress.turnBooked ? { modelCalls: 0, usage: undefined } : { modelCalls, usage });
 
@@ -369,6 +370,7 @@ export class StepRunner implements OnApplicationBootstrap {
     return this.peers.complete({
       taskId: state.id, tenant: state.tenant, agent: agent.name, step, model: agent.model, messages, tools,
       script, scriptCursor: state.modelCalls, deadline,
+      ...(state.userId ? { userId: state.userId } : {}),
       ...(typeof state.metadata?.taskType === 'string' ? { taskType: state.metadata.taskType.slice(0, 100) } : {}),
     });
   }

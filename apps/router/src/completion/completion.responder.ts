@@ -13,6 +13,10 @@ import { CircuitBreakers } from '../routing/circuit-breaker';
 import type { BreakerState } from '../routing/circuit-breaker';
 import { routedComplete } from '../routing/routed-complete';
 import { countPromptTokens } from '../usage/token-counter';
+import { BudgetAccountant } from '../budgets/budget-accountant.service';
+import { RESPONSE_CACHE } from '../cache/response-cache.provider';
+import { requestForCache } from '../cache/cache-key';
+import type { ResponseCache } from '../cache/response-cache';
 
 const tokens = counter('keel_model_tokens_total', 'Tokens by model and direction', ['model', 'direction']);
 const cost = counter('keel_model_cost_usd_total', 'Model cost in USD by model and tenant', ['model', 'tenant']);
@@ -23,6 +27,7 @@ const fallbacksTotal = counter('keel_model_fallbacks_total', 'Model calls that m
 const breakerState = gauge('keel_router_breaker_state', 'Circuit breaker per deployment: 0 closed, 1 half-open, 2 open', ['deployment']);
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 const ttft = histogram('keel_model_ttft_seconds', 'Time to first token of streamed model answers', ['model']);
+const cacheLookups = counter('keel_cache_lookups_total', 'Response cache lookups by result (exact, semantic, miss)', ['result']);
 const unpriced = counter('keel_model_unpriced_total', 'Calls to models with no price in the price table', ['model']);
 
 export interface RouterEnv {
@@ -45,7 +50,13 @@ export class CompletionResponder implements OnApplicationBootstrap {
   private readonly policy: RetryPolicy;
   private readonly breakers: CircuitBreakers;
 
-  constructor(@Inject(Bus) private readonly bus: Bus, @Inject(ENV) private readonly env: RouterEnv, @Inject(AGENTS) private readonly agents: Map<string, Agent>) {
+  constructor(
+    @Inject(Bus) private readonly bus: Bus,
+    @Inject(ENV) private readonly env: RouterEnv,
+    @Inject(AGENTS) private readonly agents: Map<string, Agent>,
+    @Inject(BudgetAccountant) private readonly budgets: BudgetAccountant,
+    @Inject(RESPONSE_CACHE) private readonly cache: ResponseCache,
+  ) {
     // Declared providers name their key variables (apiKeyEnv), so the whole environment is passed.
     this.providers = buildProviders({ ...process.env, ...(env as unknown as Record<string, string | undefined>) });
     this.policy = new RetryPolicy({ retries: env.KEEL_ROUTER_RETRIES, baseDelayMs: env.KEEL_ROUTER_BASE_DELAY_MS });
@@ -69,15 +80,40 @@ export class CompletionResponder implements OnApplicationBootstrap {
       },
     }, async (span) => {
       try {
-        const res = await routedComplete(req, this.agents.get(req.agent), {
-          complete: (r) => complete(r, {
-            providers: this.providers, policy: this.policy, attemptTimeoutMs: this.env.KEEL_ROUTER_ATTEMPT_TIMEOUT_MS,
-            onUnpricedModel: (m) => unpriced.inc({ model: m }),
-          }),
-          breakers: this.breakers,
-          inputTokens: (r) => countPromptTokens(r.messages, r.tools),
-          onFallback: (from, _to, reason) => fallbacksTotal.inc({ model: from, reason: reason === 'circuit breaker open' ? 'breaker_open' : 'failed' }),
-        });
+        const agent = this.agents.get(req.agent);
+        // The cache before the budget: a cached answer spends nothing.
+        const scope = { tenant: req.tenant, agent: req.agent, userId: req.userId, taskId: req.taskId };
+        const creq = agent?.cache ? requestForCache(req) : undefined;
+        const hit = creq ? await this.cache.lookup(scope, creq) : null;
+        if (hit) {
+          cacheLookups.inc({ result: hit.kind });
+          span.setAttributes({ 'keel.cache.hit': hit.kind, 'keel.cache.similarity': hit.similarity });
+          const cached: CompleteResponse = { ...hit.response, costUsd: 0, attempts: [], cache: { kind: hit.kind, similarity: hit.similarity, ageMs: hit.ageMs } };
+          await this.budgets.settle(req, { model: cached.model }, cached, true);
+          return cached;
+        }
+        if (creq) cacheLookups.inc({ result: 'miss' });
+        // Budgets first: nothing is spent on a call the tenant may not pay for.
+        const admission = await this.budgets.admit(req, agent);
+        let res: CompleteResponse;
+        try {
+          // A budget downgrade pins the cheaper model: routing could otherwise climb back up.
+          res = await routedComplete({ ...req, model: admission.model }, admission.downgradedFrom ? undefined : agent, {
+            complete: (r) => complete(r, {
+              providers: this.providers, policy: this.policy, attemptTimeoutMs: this.env.KEEL_ROUTER_ATTEMPT_TIMEOUT_MS,
+              prices: this.budgets.prices, onUnpricedModel: (m) => unpriced.inc({ model: m }),
+            }),
+            breakers: this.breakers,
+            inputTokens: (r) => countPromptTokens(r.messages, r.tools),
+            onFallback: (from, _to, reason) => fallbacksTotal.inc({ model: from, reason: reason === 'circuit breaker open' ? 'breaker_open' : 'failed' }),
+          });
+        } catch (err) {
+          await this.budgets.release(admission);
+          throw err;
+        }
+        const budget = await this.budgets.settle(req, admission, res);
+        if (budget) res = { ...res, budget };
+        if (creq) void this.cache.store(scope, creq, res).catch(() => undefined);
         span.setAttributes({
           'gen_ai.response.model': res.model, 'gen_ai.usage.input_tokens': res.usage.inputTokens, 'gen_ai.usage.output_tokens': res.usage.outputTokens,
           'gen_ai.response.finish_reasons': [res.finishReason], 'keel.cost_usd': res.costUsd, 'keel.attempts': res.attempts.length,

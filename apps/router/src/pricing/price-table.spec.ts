@@ -1,4 +1,7 @@
-import { costUsd, priceFor, quote } from './price-table';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUNDLED_PRICES_FILE, costUsd, DEFAULT_PRICES, loadPriceTable, parsePriceTable, PriceTableError, priceFor, quote } from './price-table';
 
 describe('price table', () => {
   it('prices known models per million tokens', () => {
@@ -34,5 +37,48 @@ describe('price table', () => {
 
   it('accepts a custom table', () => {
     expect(costUsd('vllm/qwen', { inputTokens: 1_000_000, outputTokens: 0 }, { 'vllm/*': { inputPerMTok: 0.01, outputPerMTok: 0.02 } })).toBe(0.01);
+  });
+
+  it('prices cached input tokens at the cached rate, as part of the input', () => {
+    // 1M input of which 400k cached, 100k output on gpt-4o: 600k × 2.5 + 400k × 1.25 + 100k × 10, per 1M.
+    expect(costUsd('openai/gpt-4o', { inputTokens: 1_000_000, cachedInputTokens: 400_000, outputTokens: 100_000 })).toBe(3);
+    expect(costUsd('anthropic/claude-sonnet-4', { inputTokens: 1000, cachedInputTokens: 1000, outputTokens: 0 })).toBe(0.0003);
+    // Never more cached than input (no negative uncached tokens).
+    expect(costUsd('openai/gpt-4o', { inputTokens: 10, cachedInputTokens: 50, outputTokens: 0 })).toBe(costUsd('openai/gpt-4o', { inputTokens: 10, cachedInputTokens: 10, outputTokens: 0 }));
+    // A table without a cached price charges cached tokens as input.
+    expect(costUsd('vllm/q', { inputTokens: 1_000_000, cachedInputTokens: 500_000, outputTokens: 0 }, { 'vllm/*': { inputPerMTok: 1, outputPerMTok: 1 } })).toBe(1);
+  });
+});
+
+describe('price file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keel-prices-'));
+  const write = (name: string, body: unknown): string => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof body === 'string' ? body : JSON.stringify(body));
+    return path;
+  };
+
+  it('is the bundled apps/router/prices.json by default, every entry with a cached-input price', () => {
+    expect(BUNDLED_PRICES_FILE).toMatch(/apps[\\/]router[\\/]prices\.json$/);
+    const file = JSON.parse(readFileSync(BUNDLED_PRICES_FILE, 'utf8')) as { models: Record<string, unknown> };
+    expect(Object.keys(DEFAULT_PRICES).sort()).toEqual(Object.keys(file.models).sort());
+    for (const price of Object.values(DEFAULT_PRICES)) expect(price.cachedInputPerMTok).toEqual(expect.any(Number));
+  });
+
+  it('loads another file (KEEL_PRICES_FILE)', () => {
+    const path = write('custom.json', { models: { 'acme/big': { inputPerMTok: 1, outputPerMTok: 2, cachedInputPerMTok: 0.5 } } });
+    const table = loadPriceTable(path);
+    expect(costUsd('acme/big', { inputTokens: 1_000_000, outputTokens: 1_000_000, cachedInputTokens: 1_000_000 }, table)).toBe(2.5);
+    expect(priceFor('openai/gpt-4o', table)).toBeUndefined();
+    expect(priceFor('acme/constructor', table)).toBeUndefined();
+  });
+
+  it('refuses a missing, malformed or invalid file, naming the path and field', () => {
+    expect(() => loadPriceTable(join(dir, 'nope.json'))).toThrow(/cannot read price table .*nope\.json/);
+    expect(() => loadPriceTable(write('bad.json', '{'))).toThrow(/bad\.json: not valid JSON/);
+    expect(() => parsePriceTable(JSON.stringify({ models: { 'openai/x': { inputPerMTok: 1, outputPerMtok: 2, cachedInputPerMTok: 1 } } }), 'f.json')).toThrow(PriceTableError);
+    expect(() => parsePriceTable(JSON.stringify({ models: { 'openai/x': { inputPerMTok: -1, outputPerMTok: 2, cachedInputPerMTok: 1 } } }), 'f.json')).toThrow(/models\.openai\/x\.inputPerMTok/);
+    expect(() => parsePriceTable(JSON.stringify({ models: { 'openai/x': { inputPerMTok: 1, outputPerMTok: 2 } } }), 'f.json')).toThrow(/cachedInputPerMTok/);
+    expect(() => parsePriceTable(JSON.stringify({ models: { 'gpt-4o': { inputPerMTok: 1, outputPerMTok: 2, cachedInputPerMTok: 1 } } }), 'f.json')).toThrow(/models\.gpt-4o: /);
   });
 });

@@ -6,7 +6,7 @@ import { AnthropicProvider, fromAnthropicMessage, toAnthropicRequest } from './a
 import type { AnthropicOptions } from './anthropic.provider';
 import { ProviderError } from './provider';
 import type { ProviderCall } from './provider';
-import { FakeAnthropicServer } from './testing/fake-anthropic.server';
+import { FakeAnthropicServer } from '@keel/testing';
 
 const conversation: ChatMessage[] = [
   { role: 'system', content: 'You are Keel.' },

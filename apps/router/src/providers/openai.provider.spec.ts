@@ -6,7 +6,7 @@ import { fromOpenAiCompletion, OpenAiCompatibleProvider, toOpenAiRequest } from 
 import type { OpenAiCompatibleOptions } from './openai.provider';
 import { ProviderError } from './provider';
 import type { ProviderCall } from './provider';
-import { FakeOpenAiServer } from './testing/fake-openai.server';
+import { FakeOpenAiServer } from '@keel/testing';
 
 const conversation: ChatMessage[] = [
   { role: 'system', content: 'You are Keel.' },

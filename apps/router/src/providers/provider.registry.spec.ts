@@ -5,7 +5,7 @@ import { OpenAiCompatibleProvider } from './openai.provider';
 import { buildProviders, MissingKeyProvider, parseDeclaredProviders } from './provider.registry';
 import type { ProviderCall } from './provider';
 import { ScriptedProvider } from './scripted.provider';
-import { FakeOpenAiServer } from './testing/fake-openai.server';
+import { FakeOpenAiServer } from '@keel/testing';
 
 const call: ProviderCall = { model: 'm', messages: [{ role: 'user', content: 'hi' }], tools: [], signal: new AbortController().signal, attempt: 1 };
 

@@ -56,6 +56,8 @@ export const AgentSchema = z.object({
   description: z.string().optional(),
   model: ModelId,
   routing: RoutingSchema.optional(),
+  /** Reuse answers from the router's response cache (exact, and semantic at ≥ 0.95); off unless the agent opts in. */
+  cache: z.boolean().default(false),
   systemPrompt: z.string().default('You are a helpful assistant.'),
   tools: z.array(AgentToolSchema).default([]),
   limits: z.object({

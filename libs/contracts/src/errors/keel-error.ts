@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'no_progress'
   | 'cancelled'
   | 'tool_unavailable'
+  | 'budget_exceeded'
   | 'internal';
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
@@ -42,6 +43,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  budget_exceeded: 402,
   unavailable: 503,
   timeout: 504,
 };

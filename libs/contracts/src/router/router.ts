@@ -60,6 +60,8 @@ export const CompleteRequestSchema = z.object({
   /** For `scripted`: the script and how many of its turns earlier calls consumed. */
   script: ScriptSchema.optional(),
   scriptCursor: z.number().int().nonnegative().default(0),
+  /** The task's user, for per-user budgets and cache scoping. */
+  userId: z.string().max(200).optional(),
   /** The task's `metadata.taskType`, for routing rules. */
   taskType: z.string().max(100).optional(),
   /** Absolute deadline (epoch ms) for all attempts together. */
@@ -87,6 +89,13 @@ export const CompleteResponseSchema = z.object({
   ttftMs: z.number().nonnegative().optional(),
   attempts: z.array(AttemptSchema),
   scriptTurnsConsumed: z.number().int().nonnegative(),
+  /** Set when the answer came from the response cache (it cost nothing). */
+  cache: z.object({ kind: z.enum(['exact', 'semantic']), similarity: z.number(), ageMs: z.number().nonnegative() }).optional(),
+  /** Budget effects of this call: a downgrade, and thresholds it crossed (each alert fires once per scope and period). */
+  budget: z.object({
+    downgradedFrom: z.string().optional(),
+    alerts: z.array(z.object({ scope: z.string(), period: z.string(), threshold: z.number(), limitUsd: z.number(), spentUsd: z.number() })),
+  }).optional(),
   /** How the router got here: the model asked for, the one that answered, and why. */
   route: z.object({
     requested: z.string(),

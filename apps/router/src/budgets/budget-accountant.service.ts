@@ -1,0 +1,110 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { KeelError } from '@keel/contracts';
+import type { Agent, CompleteRequest, CompleteResponse } from '@keel/contracts';
+import { DataSource } from '@keel/persistence';
+import { ENV, LOGGER } from '@keel/service-kit';
+import { counter, gauge } from '@keel/telemetry';
+import type { Logger } from '@keel/telemetry';
+import { loadPriceTable } from '../pricing/price-table';
+import type { PriceTable } from '../pricing/price-table';
+import { notifyBudgetAlert } from './budget-alert.webhook';
+import { BudgetGuard } from './budget.guard';
+import { BudgetLedger } from './budget.ledger';
+import type { BudgetAlert, Reservation } from './budget.ledger';
+import { loadBudgetsConfig, parseAgentBudgets, resolveBudgets } from './budget.policy';
+import type { BudgetsConfig } from './budget.policy';
+import { UsageRecorder } from './usage.recorder';
+
+const alertsTotal = counter('keel_budget_alerts_total', 'Budget thresholds crossed (80 %), by scope kind', ['kind']);
+const rejected = counter('keel_budget_rejections_total', 'Model calls refused or downgraded by a budget', ['action', 'reason']);
+const remainingUsd = gauge('keel_budget_remaining_usd', 'Budget left in the current period, per scope', ['scope', 'period']);
+
+export interface BudgetEnv {
+  KEEL_PRICES_FILE?: string;
+  KEEL_BUDGETS_FILE?: string;
+  KEEL_BUDGET_WEBHOOK_URL?: string;
+  KEEL_BUDGET_MAX_OUTPUT_TOKENS: number;
+}
+
+export interface Admission {
+  model: string;
+  downgradedFrom?: string;
+  reservation?: Reservation;
+}
+
+/**
+ * Budgets and usage around one model call: admit (estimate, per-request cap,
+ * atomic reservation, at most one downgrade) → call → settle the real cost
+ * (or release). Calls no budget applies to skip the reservation and have
+ * their usage written in batches, so an unbudgeted tenant pays no round trip.
+ */
+@Injectable()
+export class BudgetAccountant implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly prices: PriceTable;
+  private readonly config: BudgetsConfig;
+  private readonly ledger: BudgetLedger;
+  private readonly guard: BudgetGuard;
+  private readonly recorder: UsageRecorder;
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(@Inject(DataSource) db: DataSource, @Inject(ENV) private readonly env: BudgetEnv, @Inject(LOGGER) private readonly logger: Logger) {
+    this.prices = loadPriceTable(env.KEEL_PRICES_FILE);
+    this.config = loadBudgetsConfig(env.KEEL_BUDGETS_FILE);
+    this.ledger = new BudgetLedger(db, { prices: this.prices });
+    this.guard = new BudgetGuard(this.config, this.ledger, { prices: this.prices, maxOutputTokens: env.KEEL_BUDGET_MAX_OUTPUT_TOKENS });
+    this.recorder = new UsageRecorder(db, this.prices, (err) => this.logger.error({ err }, 'could not write usage rows'));
+  }
+
+  onApplicationBootstrap(): void {
+    // A router that died mid-call leaves its reservation; give such money back after 10 minutes.
+    this.sweeper = setInterval(() => void this.ledger.releaseStale(600_000).catch(() => undefined), 60_000);
+    this.sweeper.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.recorder.flush();
+  }
+
+  async admit(req: CompleteRequest, agent: Agent | undefined): Promise<Admission> {
+    const agentBudgets = agent ? parseAgentBudgets(agent) : undefined;
+    const plan = resolveBudgets(this.config, { tenant: req.tenant, userId: req.userId, agent: req.agent }, { agentBudgets });
+    if (plan.scopes.length === 0) return { model: req.model };
+    const a = await this.guard.admit({ taskId: req.taskId, tenant: req.tenant, userId: req.userId, agent: req.agent, model: req.model, messages: req.messages, tools: req.tools, agentBudgets });
+    if (!a.ok) {
+      rejected.inc({ action: 'reject', reason: a.reason });
+      throw new KeelError('budget_exceeded', a.message, { details: { scope: a.scope, period: a.period, estimateUsd: a.estimate.costUsd } });
+    }
+    if (a.downgradedFrom) rejected.inc({ action: 'downgrade', reason: 'budget' });
+    return { model: a.model, downgradedFrom: a.downgradedFrom, reservation: a.reservation };
+  }
+
+  /** Records what the call really cost; returns the budget effects for the task's events. */
+  async settle(req: CompleteRequest, admission: Admission, res: CompleteResponse, cacheHit = false): Promise<CompleteResponse['budget']> {
+    const input = { tenant: req.tenant, userId: req.userId, agent: req.agent, taskId: req.taskId, step: req.step, model: res.model, usage: res.usage, cacheHit };
+    if (!admission.reservation) {
+      this.recorder.record(input);
+      return undefined;
+    }
+    const { alerts } = await this.ledger.settle(admission.reservation, input);
+    for (const alert of alerts) this.alert(alert);
+    for (const line of admission.reservation.lines) {
+      void this.ledger.remaining(line.scope).then((rows) => rows.forEach((r) => remainingUsd.set({ scope: r.scope, period: r.period }, r.remainingUsd))).catch(() => undefined);
+    }
+    return {
+      ...(admission.downgradedFrom ? { downgradedFrom: admission.downgradedFrom } : {}),
+      alerts: alerts.map(({ scope, period, threshold, limitUsd, spentUsd }) => ({ scope, period, threshold, limitUsd, spentUsd })),
+    };
+  }
+
+  async release(admission: Admission): Promise<void> {
+    if (admission.reservation) await this.ledger.release(admission.reservation).catch((err: unknown) => this.logger.warn({ err }, 'could not release a budget reservation'));
+  }
+
+  private alert(alert: BudgetAlert): void {
+    alertsTotal.inc({ kind: alert.scope.split(':')[0] });
+    this.logger.warn({ budget_alert: alert }, `ALERT budget ${alert.scope} passed ${Math.round(alert.threshold * 100)} % for ${alert.period}`);
+    notifyBudgetAlert(this.env.KEEL_BUDGET_WEBHOOK_URL, alert, (err) => this.logger.warn({ err }, 'budget alert webhook failed'));
+  }
+}

@@ -1,0 +1,127 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { connect } from '@nats-io/transport-node';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { jetstream } from '@nats-io/jetstream';
+import { Subjects, taskIdFor } from '@keel/contracts';
+import type { TaskView } from '@keel/contracts';
+import { FakeAnthropicServer, FakeOpenAiServer, startKeel, waitFor } from '@keel/testing';
+import type { KeelStack } from '@keel/testing';
+
+/**
+ * The router through the whole stack: real provider adapters against local
+ * fakes of the OpenAI and Anthropic wire formats, the price table, budgets
+ * enforced under concurrency, and the response cache's user scoping.
+ */
+describe('router end to end (five processes, fake providers)', () => {
+  let keel: KeelStack;
+  const openai = new FakeOpenAiServer();
+  const anthropic = new FakeAnthropicServer();
+  let db: Client;
+
+  const api = async <T>(path: string, init: RequestInit = {}): Promise<T> =>
+    (await (await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' } })).json()) as T;
+  const submit = async (body: Record<string, unknown>) => (await api<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify(body) })).id;
+  const terminal = (id: string) => waitFor(`task ${id}`, async () => {
+    const t = await api<TaskView>(`/v1/tasks/${id}`);
+    return ['succeeded', 'failed'].includes(t.status) ? t : undefined;
+  }, 30_000, 50);
+  const events = async (id: string) => (await db.query('SELECT type, data FROM orchestrator.task_events WHERE task_id = $1 ORDER BY seq', [id])).rows as { type: string; data: Record<string, unknown> }[];
+
+  beforeAll(async () => {
+    await openai.start();
+    await anthropic.start();
+    const dir = mkdtempSync(join(tmpdir(), 'keel-router-e2e-'));
+    const agents = join(dir, 'agents');
+    mkdirSync(agents);
+    writeFileSync(join(agents, 'paid.yaml'), 'name: paid\nmodel: openai/gpt-4o-mini\n');
+    writeFileSync(join(agents, 'fallback.yaml'), 'name: fallback\nmodel: openai/gpt-4o-mini\nrouting:\n  fallbacks: [anthropic/claude-3-5-haiku]\n');
+    writeFileSync(join(agents, 'budgeted.yaml'), 'name: budgeted\nmodel: scripted/default\nscript:\n  - {content: "ok", usage: {inputTokens: 0, outputTokens: 1}}\n');
+    writeFileSync(join(agents, 'cached.yaml'), 'name: cached\nmodel: scripted/default\ncache: true\n');
+    // Scripted calls cost exactly $1 per output token here, so "a budget that allows 10" is $10.
+    writeFileSync(join(dir, 'prices.json'), JSON.stringify({ models: {
+      'openai/gpt-4o-mini': { inputPerMTok: 0.15, outputPerMTok: 0.6, cachedInputPerMTok: 0.075 },
+      'anthropic/claude-3-5-haiku': { inputPerMTok: 0.8, outputPerMTok: 4, cachedInputPerMTok: 0.08 },
+      'scripted/*': { inputPerMTok: 0, outputPerMTok: 1_000_000, cachedInputPerMTok: 0 },
+    } }));
+    writeFileSync(join(dir, 'budgets.yaml'), 'tenants:\n  budgeted:\n    daily: {limitUsd: 10}\n');
+    keel = await startKeel({
+      agentsDir: agents,
+      env: {
+        OPENAI_BASE_URL: openai.baseUrl, OPENAI_API_KEY: 'test-key', ANTHROPIC_BASE_URL: anthropic.baseUrl, ANTHROPIC_API_KEY: 'test-key',
+        KEEL_PRICES_FILE: join(dir, 'prices.json'), KEEL_BUDGETS_FILE: join(dir, 'budgets.yaml'), KEEL_BUDGET_MAX_OUTPUT_TOKENS: '1',
+        KEEL_ROUTER_BASE_DELAY_MS: '5',
+      },
+    });
+    db = new Client({ connectionString: keel.db.url });
+    await db.connect();
+  }, 120_000);
+
+  afterAll(async () => {
+    await db?.end();
+    await keel?.stop();
+    await openai.close();
+    await anthropic.close();
+  });
+
+  it('a task\'s costUsd is the price table applied to the provider-reported tokens', async () => {
+    openai.enqueue({ kind: 'ok', content: 'priced', usage: { inputTokens: 1000, outputTokens: 500 } });
+    const t = await terminal(await submit({ input: 'price me', agent: 'paid' }));
+    expect(t).toMatchObject({ status: 'succeeded', output: 'priced', usage: { inputTokens: 1000, outputTokens: 500 } });
+    expect(t.usage.costUsd).toBeCloseTo((1000 * 0.15 + 500 * 0.6) / 1e6, 12);
+    const auth = openai.requests.at(-1)!.headers.authorization;
+    expect(auth).toBe('Bearer test-key');
+  });
+
+  it('falls back to Anthropic when OpenAI keeps answering 503, and records the route', async () => {
+    openai.enqueue(...Array.from({ length: 4 }, () => ({ kind: 'status' as const, status: 503 })));
+    anthropic.enqueue({ kind: 'ok', content: 'from claude', usage: { inputTokens: 10, outputTokens: 2 } });
+    const t = await terminal(await submit({ input: 'fall back', agent: 'fallback' }));
+    expect(t).toMatchObject({ status: 'succeeded', output: 'from claude' });
+    const done = (await events(t.id)).find((e) => e.type === 'model.completed')!;
+    expect(done.data).toMatchObject({ model: 'anthropic/claude-3-5-haiku', route: { requested: 'openai/gpt-4o-mini', used: 'anthropic/claude-3-5-haiku' } });
+  });
+
+  it('100 concurrent tasks against a budget that allows 10 never overspend, and the 80 % alert fires once', async () => {
+    const nc = await connect({ servers: keel.nats.url });
+    const js = jetstream(nc);
+    const run = Date.now();
+    const ids: string[] = [];
+    await Promise.all(Array.from({ length: 100 }, async (_, i) => {
+      const h = natsHeaders();
+      h.set('Keel-Tenant', 'budgeted');
+      const msgId = `budget-${run}-${i}`;
+      ids.push(taskIdFor('budgeted', msgId));
+      await js.publish(Subjects.tasksSubmit, JSON.stringify({ input: `spend ${i}`, agent: 'budgeted' }), { headers: h, msgID: msgId });
+    }));
+    await nc.close();
+    const rows = await waitFor('all 100 terminal', async () => {
+      const r = (await db.query(`SELECT status, error->>'code' AS code FROM orchestrator.tasks WHERE id = ANY($1) AND status IN ('succeeded','failed')`, [ids])).rows as { status: string; code: string | null }[];
+      return r.length === 100 ? r : undefined;
+    }, 60_000, 200);
+    const spent = Number((await db.query(`SELECT coalesce(sum(cost_usd), 0) AS s FROM router.usage WHERE tenant = 'budgeted'`)).rows[0].s);
+    expect(spent).toBeLessThanOrEqual(10);
+    expect(spent).toBe(10);
+    expect(rows.filter((r) => r.status === 'succeeded')).toHaveLength(10);
+    expect(rows.filter((r) => r.code === 'budget_exceeded')).toHaveLength(90);
+    const alerts = (await db.query(`SELECT count(*)::int AS n FROM orchestrator.task_events WHERE task_id = ANY($1) AND type = 'budget.alert'`, [ids])).rows[0].n;
+    expect(alerts).toBe(1);
+  }, 120_000);
+
+  it('never shares a cached answer between users; the same user gets it back for free', async () => {
+    const script = [{ content: 'Paris', usage: { inputTokens: 0, outputTokens: 3 } }];
+    const ask = (userId: string) => submit({ input: 'What is the capital of France?', agent: 'cached', userId, metadata: { script } });
+    const alice = await terminal(await ask('alice'));
+    const bob = await terminal(await ask('bob'));
+    const again = await terminal(await ask('alice'));
+    const cacheOf = async (id: string) => (await events(id)).find((e) => e.type === 'model.completed')!.data.cache;
+    expect(await cacheOf(alice.id)).toBeUndefined();
+    expect(await cacheOf(bob.id)).toBeUndefined();
+    expect(await cacheOf(again.id)).toMatchObject({ kind: 'exact' });
+    expect(again.output).toBe('Paris');
+    expect(bob.usage.costUsd).toBe(3);
+    expect(again.usage.costUsd).toBe(0);
+  });
+});
