@@ -39,6 +39,7 @@ describe('router end to end (five processes, fake providers)', () => {
     writeFileSync(join(agents, 'paid.yaml'), 'name: paid\nmodel: openai/gpt-4o-mini\n');
     writeFileSync(join(agents, 'fallback.yaml'), 'name: fallback\nmodel: openai/gpt-4o-mini\nrouting:\n  fallbacks: [anthropic/claude-3-5-haiku]\n');
     writeFileSync(join(agents, 'budgeted.yaml'), 'name: budgeted\nmodel: scripted/default\nscript:\n  - {content: "ok", usage: {inputTokens: 0, outputTokens: 1}}\n');
+    writeFileSync(join(agents, 'runaway.yaml'), 'name: runaway\nmodel: scripted/default\ntools: [calculator]\n');
     writeFileSync(join(agents, 'cached.yaml'), 'name: cached\nmodel: scripted/default\ncache: true\n');
     // Scripted calls cost exactly $1 per output token here, so "a budget that allows 10" is $10.
     writeFileSync(join(dir, 'prices.json'), JSON.stringify({ models: {
@@ -123,5 +124,17 @@ describe('router end to end (five processes, fake providers)', () => {
     expect(again.output).toBe('Paris');
     expect(bob.usage.costUsd).toBe(3);
     expect(again.usage.costUsd).toBe(0);
+  });
+
+  it('pauses a task whose token rate runs far above the baseline, with an alert', async () => {
+    const script = [
+      { toolCalls: [{ name: 'calculator', arguments: { expression: '1+1' } }], usage: { inputTokens: 0, outputTokens: 60_000 } },
+      { content: 'never reached' },
+    ];
+    const t = await terminal(await submit({ input: 'burn tokens', agent: 'runaway', metadata: { script } }));
+    expect(t.status).toBe('failed');
+    expect(t.error).toMatchObject({ code: 'rate_limited' });
+    expect(t.error?.message).toMatch(/token rate \(60000\/min\) was far above its baseline/);
+    expect(await (await fetch(`${keel.url('router')}/metrics`)).text()).toMatch(/keel_anomaly_trips_total\{[^}]*kind="task"[^}]*\} 1/);
   });
 });

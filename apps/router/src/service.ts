@@ -21,7 +21,12 @@ export const routerEnv = cacheEnv.extend({
   KEEL_BUDGETS_FILE: z.string().optional(),
   /** Output tokens the pre-request budget estimate assumes for a call (its upper bound). */
   KEEL_BUDGET_MAX_OUTPUT_TOKENS: envInt(4096, 1, 1_000_000),
-  /** Where 80 % budget alerts are POSTed (Slack-compatible body). */
+  /** Anomaly rule: a user or task at ≥ this multiple of its baseline token rate is paused… */
+  KEEL_ANOMALY_FACTOR: envInt(10, 2, 1000),
+  /** …provided it also spent at least this many tokens in the last minute. */
+  KEEL_ANOMALY_MIN_TOKENS_PER_MIN: envInt(50_000, 1, 1_000_000_000),
+  KEEL_ANOMALY_COOLDOWN_MS: envInt(600_000, 1000, 86_400_000),
+  /** Where 80 % budget alerts and anomaly alerts are POSTed (Slack-compatible body). */
   KEEL_BUDGET_WEBHOOK_URL: z.string().url().optional(),
   /** Retries after the first attempt (design.md: 3, at 1 s / 2 s / 4 s + jitter). */
   KEEL_ROUTER_RETRIES: envInt(3, 0, 10),

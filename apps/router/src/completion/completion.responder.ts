@@ -14,6 +14,7 @@ import type { BreakerState } from '../routing/circuit-breaker';
 import { routedComplete } from '../routing/routed-complete';
 import { countPromptTokens } from '../usage/token-counter';
 import { BudgetAccountant } from '../budgets/budget-accountant.service';
+import { AnomalyGuard } from '../anomaly/anomaly.guard';
 import { RESPONSE_CACHE } from '../cache/response-cache.provider';
 import { requestForCache } from '../cache/cache-key';
 import type { ResponseCache } from '../cache/response-cache';
@@ -56,6 +57,7 @@ export class CompletionResponder implements OnApplicationBootstrap {
     @Inject(AGENTS) private readonly agents: Map<string, Agent>,
     @Inject(BudgetAccountant) private readonly budgets: BudgetAccountant,
     @Inject(RESPONSE_CACHE) private readonly cache: ResponseCache,
+    @Inject(AnomalyGuard) private readonly anomalies: AnomalyGuard,
   ) {
     // Declared providers name their key variables (apiKeyEnv), so the whole environment is passed.
     this.providers = buildProviders({ ...process.env, ...(env as unknown as Record<string, string | undefined>) });
@@ -81,6 +83,7 @@ export class CompletionResponder implements OnApplicationBootstrap {
     }, async (span) => {
       try {
         const agent = this.agents.get(req.agent);
+        this.anomalies.check(req);
         // The cache before the budget: a cached answer spends nothing.
         const scope = { tenant: req.tenant, agent: req.agent, userId: req.userId, taskId: req.taskId };
         const creq = agent?.cache ? requestForCache(req) : undefined;
@@ -111,6 +114,7 @@ export class CompletionResponder implements OnApplicationBootstrap {
           await this.budgets.release(admission);
           throw err;
         }
+        this.anomalies.record(req, res.usage.inputTokens + res.usage.outputTokens);
         const budget = await this.budgets.settle(req, admission, res);
         if (budget) res = { ...res, budget };
         if (creq) void this.cache.store(scope, creq, res).catch(() => undefined);
