@@ -19,7 +19,8 @@ import { RESPONSE_CACHE } from '../cache/response-cache.provider';
 import { requestForCache } from '../cache/cache-key';
 import type { ResponseCache } from '../cache/response-cache';
 
-const tokens = counter('keel_model_tokens_total', 'Tokens by model and direction', ['model', 'direction']);
+const tokens = counter('keel_model_tokens_total', 'Tokens by model, direction and task type (metadata.taskType)', ['model', 'direction', 'task_type']);
+const costPerRequest = histogram('keel_model_request_cost_usd', 'Cost of one model call in USD', ['model'], [0.00001, 0.0001, 0.001, 0.01, 0.05, 0.1, 0.5, 1, 5]);
 const cost = counter('keel_model_cost_usd_total', 'Model cost in USD by model and tenant', ['model', 'tenant']);
 const calls = counter('keel_model_calls_total', 'Model calls by model and outcome', ['model', 'outcome']);
 const retries = counter('keel_model_retries_total', 'Model call attempts that failed and were retried', ['model']);
@@ -123,8 +124,10 @@ export class CompletionResponder implements OnApplicationBootstrap {
           'gen_ai.response.finish_reasons': [res.finishReason], 'keel.cost_usd': res.costUsd, 'keel.attempts': res.attempts.length,
           'keel.route.reason': res.route?.reason ?? '', 'keel.route.fallbacks': res.route?.fallbacks.length ?? 0,
         });
-        tokens.inc({ model: res.model, direction: 'input' }, res.usage.inputTokens);
-        tokens.inc({ model: res.model, direction: 'output' }, res.usage.outputTokens);
+        const taskType = req.taskType ?? 'none';
+        tokens.inc({ model: res.model, direction: 'input', task_type: taskType }, res.usage.inputTokens);
+        tokens.inc({ model: res.model, direction: 'output', task_type: taskType }, res.usage.outputTokens);
+        costPerRequest.observe({ model: res.model }, res.costUsd);
         cost.inc({ model: res.model, tenant: req.tenant }, res.costUsd);
         retries.inc({ model: res.model }, res.attempts.length - 1);
         calls.inc({ model: res.model, outcome: 'ok' });
