@@ -1,4 +1,5 @@
 import { TokenRateDetector } from './token-rate.detector';
+import type { Trip } from './token-rate.detector';
 
 const MIN = 60_000;
 
@@ -19,9 +20,10 @@ describe('TokenRateDetector', () => {
     const d = make();
     for (let m = 0; m < 120; m++) { t = m * MIN + 1; d.record('user:acme:eve', 8_000); }
     t = 120 * MIN + 1;
-    let trip;
+    let trip: Trip | undefined;
     for (let i = 0; i < 20 && !trip; i++) trip = d.record('user:acme:eve', 10_000);
-    expect(trip).toMatchObject({ key: 'user:acme:eve' });
+    if (!trip) throw new Error('expected a trip');
+    expect(trip.key).toBe('user:acme:eve');
     expect(trip.rate).toBeGreaterThanOrEqual(10 * trip.baseline);
     expect(d.blocked(['user:acme:eve'])).toBeDefined();
     expect(d.blocked(['user:acme:bob'])).toBeUndefined();
@@ -40,7 +42,7 @@ describe('TokenRateDetector', () => {
     const d = make();
     for (let m = 0; m < 120; m++) { t = m * MIN + 1; d.record(`task:${m}`, 6_000, 'agent:acme:demo'); }
     t = 120 * MIN + 1;
-    let trip;
+    let trip: Trip | undefined;
     for (let i = 0; i < 100 && !trip; i++) trip = d.record('task:runaway', 5_000, 'agent:acme:demo');
     expect(trip?.key).toBe('task:runaway');
   });
