@@ -92,7 +92,9 @@ export class CompletionResponder implements OnApplicationBootstrap {
         if (hit) {
           cacheLookups.inc({ result: hit.kind });
           span.setAttributes({ 'keel.cache.hit': hit.kind, 'keel.cache.similarity': hit.similarity });
-          const cached: CompleteResponse = { ...hit.response, costUsd: 0, attempts: [], cache: { kind: hit.kind, similarity: hit.similarity, ageMs: hit.ageMs } };
+          // The stored call's budget effects and route belong to that call, not to this one.
+          const { budget: _budget, route: _route, ...stored } = hit.response;
+          const cached: CompleteResponse = { ...stored, costUsd: 0, attempts: [], cache: { kind: hit.kind, similarity: hit.similarity, ageMs: hit.ageMs } };
           await this.budgets.settle(req, { model: cached.model }, cached, true);
           return cached;
         }
