@@ -12,3 +12,4 @@ export type { TestPostgres } from './postgres-server';
 export { FakeOpenAiServer } from './fake-models/fake-openai.server';
 export { FakeAnthropicServer } from './fake-models/fake-anthropic.server';
 export type { FakeBehaviour, FakeToolCall, LoggedRequest } from './fake-models/fake-server';
+export { keelFailure } from './assertions';

@@ -1,4 +1,4 @@
-import { CompleteRequestSchema, KeelError } from '@keel/contracts';
+import { CompleteRequestSchema } from '@keel/contracts';
 import type { ChatMessage, CompleteRequest, ToolSpec } from '@keel/contracts';
 import { complete } from '../completion/complete';
 import { RetryPolicy } from '../retries/retry-policy';
@@ -7,6 +7,7 @@ import type { OpenAiCompatibleOptions } from './openai.provider';
 import { ProviderError } from './provider';
 import type { ProviderCall } from './provider';
 import { FakeOpenAiServer } from '@keel/testing';
+import { keelFailure } from '@keel/testing';
 
 const conversation: ChatMessage[] = [
   { role: 'system', content: 'You are Keel.' },
@@ -18,15 +19,7 @@ const tools: ToolSpec[] = [
   { name: 'calculator', description: 'Evaluates arithmetic', parameters: { type: 'object', properties: { expression: { type: 'string' } }, required: ['expression'] } },
 ];
 
-async function failure(promise: Promise<unknown>): Promise<KeelError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof KeelError) return err;
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
+const failure = keelFailure;
 
 describe('OpenAI wire mapping', () => {
   it('maps Keel messages and tools to chat completions', () => {

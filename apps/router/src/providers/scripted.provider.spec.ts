@@ -1,8 +1,9 @@
-import { KeelError, ScriptSchema } from '@keel/contracts';
+import { ScriptSchema } from '@keel/contracts';
 import type { ChatMessage, ScriptTurn } from '@keel/contracts';
 import { ProviderError } from './provider';
 import type { ProviderCall } from './provider';
 import { ScriptedProvider } from './scripted.provider';
+import { keelFailure } from '@keel/testing';
 
 const messages: ChatMessage[] = [
   { role: 'system', content: 'You are Keel demo.' },
@@ -21,15 +22,7 @@ function callWith(turns: ScriptTurn[], overrides: Partial<ProviderCall> = {}): P
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<KeelError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof KeelError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
+const failure = keelFailure;
 
 describe('ScriptedProvider', () => {
   const provider = new ScriptedProvider();

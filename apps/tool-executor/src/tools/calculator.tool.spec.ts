@@ -4,20 +4,13 @@ import { CalculatorSandbox } from './calculator.sandbox';
 import { MAX_EXPRESSION_LENGTH, calculatorTool } from './calculator.tool';
 import type { ToolContext } from './tool.definition';
 import { ToolRegistry } from './tool.registry';
+import { keelFailure } from '@keel/testing';
 
 function ctx(overrides: Partial<ToolContext> = {}): ToolContext {
   return { idempotencyKey: 't:1:0', allow: [], timeoutMs: 5_000, signal: new AbortController().signal, ...overrides };
 }
 
-async function failure(promise: Promise<unknown>): Promise<KeelError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof KeelError) return err;
-    throw err;
-  }
-  throw new Error('expected a KeelError');
-}
+const failure = keelFailure;
 
 const sandbox = new CalculatorSandbox();
 beforeAll(async () => {

@@ -3,11 +3,11 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { KeelError } from '@keel/contracts';
 import type { ResolvedAddress } from './egress.policy';
 import { MAX_RESPONSE_BYTES, httpRequestTool } from './http-request.tool';
 import type { HttpRequestArgs, HttpResponseResult, LookupFn } from './http-request.tool';
 import type { ToolContext } from './tool.definition';
+import { keelFailure } from '@keel/testing';
 
 /** Only names listed here resolve; anything else fails like a missing DNS name, so no test reaches the internet. */
 function stubLookup(table: Record<string, string[]>): LookupFn & { calls: string[] } {
@@ -125,15 +125,7 @@ function ctx(allow: readonly string[], overrides: Partial<ToolContext> = {}): To
   return { idempotencyKey: 'task-1:3:0', allow, timeoutMs: 5_000, signal: new AbortController().signal, ...overrides };
 }
 
-async function failure(promise: Promise<unknown>): Promise<KeelError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof KeelError) return err;
-    throw err;
-  }
-  throw new Error('expected a KeelError');
-}
+const failure = keelFailure;
 
 interface Echo {
   method: string;
