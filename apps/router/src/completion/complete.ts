@@ -134,7 +134,7 @@ function normalize(err: unknown, signal: AbortSignal): KeelError {
 function respond(req: CompleteRequest, result: ProviderResult, attempts: Attempt[], scriptTurnsConsumed: number, deps: CompleteDeps): CompleteResponse {
   const toolCalls = result.toolCalls;
   const usage = result.usage
-    ? { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens }
+    ? { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, ...(result.usage.cachedInputTokens ? { cachedInputTokens: result.usage.cachedInputTokens } : {}) }
     : { inputTokens: countPromptTokens(req.messages, req.tools), outputTokens: countOutputTokens(result.content, toolCalls) };
   const cost = quote(req.model, usage, deps.prices ?? DEFAULT_PRICES);
   if (!cost.priced) deps.onUnpricedModel?.(req.model);

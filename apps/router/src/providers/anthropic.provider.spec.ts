@@ -6,8 +6,7 @@ import { AnthropicProvider, fromAnthropicMessage, toAnthropicRequest } from './a
 import type { AnthropicOptions } from './anthropic.provider';
 import { ProviderError } from './provider';
 import type { ProviderCall } from './provider';
-import { FakeAnthropicServer } from '@keel/testing';
-import { keelFailure } from '@keel/testing';
+import { FakeAnthropicServer, keelFailure } from '@keel/testing';
 
 const conversation: ChatMessage[] = [
   { role: 'system', content: 'You are Keel.' },
@@ -86,7 +85,7 @@ describe('Anthropic wire mapping', () => {
       content: 'Let me check.',
       toolCalls: [{ id: 'toolu_9', name: 'calculator', arguments: { expression: '1+1' } }],
       finishReason: 'tool_calls',
-      usage: { inputTokens: 15, outputTokens: 20 },
+      usage: { inputTokens: 15, outputTokens: 20, cachedInputTokens: 5 },
     });
   });
 
@@ -269,5 +268,15 @@ describe('AnthropicProvider through complete()', () => {
     const res = await run();
     expect(res.content).toBe('ok');
     expect(res.attempts[0].error?.message).toContain('malformed');
+  });
+});
+
+describe('Anthropic prompt-cache usage', () => {
+  it('counts cache reads in the input and reports them as cached', () => {
+    const result = fromAnthropicMessage('anthropic', {
+      content: [{ type: 'text', text: 'ok' }], stop_reason: 'end_turn',
+      usage: { input_tokens: 10, cache_read_input_tokens: 90, output_tokens: 5 },
+    });
+    expect(result.usage).toEqual({ inputTokens: 100, outputTokens: 5, cachedInputTokens: 90 });
   });
 });

@@ -364,5 +364,6 @@ function finishReason(wire: string | null | undefined, toolCalls: number): Finis
 function toUsage(usage: WireUsage): TokenUsage | undefined {
   if (usage.input_tokens == null || usage.output_tokens == null) return undefined;
   const input = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
-  return { inputTokens: input, outputTokens: usage.output_tokens };
+  const cached = usage.cache_read_input_tokens ?? 0;
+  return { inputTokens: input, outputTokens: usage.output_tokens, ...(cached ? { cachedInputTokens: cached } : {}) };
 }

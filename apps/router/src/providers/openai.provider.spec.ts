@@ -6,8 +6,8 @@ import { fromOpenAiCompletion, OpenAiCompatibleProvider, toOpenAiRequest } from 
 import type { OpenAiCompatibleOptions } from './openai.provider';
 import { ProviderError } from './provider';
 import type { ProviderCall } from './provider';
-import { FakeOpenAiServer } from '@keel/testing';
-import { keelFailure } from '@keel/testing';
+import { FakeOpenAiServer, keelFailure } from '@keel/testing';
+import { quote } from '../pricing/price-table';
 
 const conversation: ChatMessage[] = [
   { role: 'system', content: 'You are Keel.' },
@@ -275,5 +275,16 @@ describe('OpenAiCompatibleProvider through complete()', () => {
     const res = await run();
     expect(res.content).toBe('the whole answer');
     expect(res.attempts[0].error?.message).toContain('truncated stream');
+  });
+});
+
+describe('OpenAI prompt-cache usage', () => {
+  it('reports cached prompt tokens, which the price table bills at the cached-input price', () => {
+    const result = fromOpenAiCompletion('openai', {
+      choices: [{ message: { content: 'ok' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 100, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 80 } },
+    });
+    expect(result.usage).toEqual({ inputTokens: 100, outputTokens: 5, cachedInputTokens: 80 });
+    expect(quote('openai/gpt-4o-mini', result.usage!).costUsd).toBeCloseTo((20 * 0.15 + 80 * 0.075 + 5 * 0.6) / 1e6, 12);
   });
 });

@@ -46,7 +46,11 @@ export interface OpenAiRequestBody {
   stream_options?: { include_usage: true };
 }
 
-const UsageSchema = z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() });
+const UsageSchema = z.object({
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  prompt_tokens_details: z.object({ cached_tokens: z.number().int().nonnegative().nullish() }).nullish(),
+});
 
 const CompletionSchema = z.object({
   choices: z.array(z.object({
@@ -287,5 +291,6 @@ function finishReason(wire: string | null | undefined, toolCalls: number): Finis
 }
 
 function toUsage(usage: z.infer<typeof UsageSchema>): TokenUsage {
-  return { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens };
+  const cached = usage.prompt_tokens_details?.cached_tokens;
+  return { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens, ...(cached ? { cachedInputTokens: cached } : {}) };
 }

@@ -5,6 +5,8 @@ import type { ChatMessage, ScriptTurn, ToolCall, ToolSpec } from '@keel/contract
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
+  /** Of `inputTokens`, those the provider served from its prompt cache (billed at the cached-input price). */
+  cachedInputTokens?: number;
 }
 
 /** The script a `scripted` call follows, and how many turns earlier calls used. */

@@ -18,6 +18,8 @@ export type ChatMessage = z.infer<typeof ChatMessageSchema>;
 export const UsageSchema = z.object({
   inputTokens: z.number().int().nonnegative(),
   outputTokens: z.number().int().nonnegative(),
+  /** Of inputTokens, those served from the provider's prompt cache. */
+  cachedInputTokens: z.number().int().nonnegative().optional(),
 });
 
 /** One turn of the built-in `scripted` model (design.md, "scripted turns"). */
