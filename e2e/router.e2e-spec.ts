@@ -124,6 +124,15 @@ describe('router end to end (five processes, fake providers)', () => {
     expect(again.output).toBe('Paris');
     expect(bob.usage.costUsd).toBe(3);
     expect(again.usage.costUsd).toBe(0);
+
+    // An operator drops the agent's cached answers: the next identical question is answered afresh.
+    const invalidate = await fetch(`${keel.url('router')}/v1/admin/cache/invalidate`, { method: 'POST', headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ agent: 'cached' }) });
+    expect(invalidate.status).toBe(200);
+    expect(((await invalidate.json()) as { deleted: number }).deleted).toBeGreaterThanOrEqual(2);
+    const denied = await fetch(`${keel.url('router')}/v1/admin/cache/invalidate`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    expect(denied.status).toBe(401);
+    const fresh = await terminal(await ask('alice'));
+    expect(await cacheOf(fresh.id)).toBeUndefined();
   });
 
   it('pauses a task whose token rate runs far above the baseline, with an alert', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envInt, portSchema } from '@keel/config';
+import { ERROR_SCHEMA, errorResponses, NatsPrincipalResolver, PrincipalResolver } from '@keel/service-kit';
 import type { ServiceDefinition } from '@keel/service-kit';
 import { UsageBudgets1764000000010 } from './migrations/1764000000010-usage-budgets';
 import { Cache1764000000020 } from './migrations/1764000000020-cache';
@@ -44,4 +45,20 @@ export const routerService: ServiceDefinition<typeof routerEnv> = {
   envSchema: routerEnv,
   migrations: [UsageBudgets1764000000010, Cache1764000000020],
   imports: () => [RouterModule],
+  providers: [NatsPrincipalResolver, { provide: PrincipalResolver, useExisting: NatsPrincipalResolver }],
+  openapi: {
+    openapi: '3.1.0',
+    info: { title: 'Keel router admin API', version: '1.0.0', description: 'Model calls go over NATS (keel.v1.router.complete); HTTP is for operators.' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: { Error: ERROR_SCHEMA } },
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/admin/cache/invalidate': {
+        post: {
+          summary: "Drop the caller's tenant's cached answers (all, or one agent's); role admin",
+          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { agent: { type: 'string' } }, additionalProperties: false } } } },
+          responses: { '200': { description: '{deleted}' }, ...errorResponses(400, 401, 403) },
+        },
+      },
+    },
+  },
 };
