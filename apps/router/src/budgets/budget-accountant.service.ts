@@ -15,6 +15,7 @@ import type { BudgetAlert, Reservation } from './budget.ledger';
 import { loadBudgetsConfig, parseAgentBudgets, resolveBudgets } from './budget.policy';
 import type { BudgetsConfig } from './budget.policy';
 import { UsageRecorder } from './usage.recorder';
+import { estimateCost } from './estimate';
 
 const alertsTotal = counter('keel_budget_alerts_total', 'Budget thresholds crossed (80 %), by scope kind', ['kind']);
 const rejected = counter('keel_budget_rejections_total', 'Model calls refused or downgraded by a budget', ['action', 'reason']);
@@ -31,6 +32,8 @@ export interface Admission {
   model: string;
   downgradedFrom?: string;
   reservation?: Reservation;
+  /** Output cap the reservation assumed; sent to the provider so the estimate stays an upper bound. */
+  maxOutputTokens?: number;
 }
 
 /**
@@ -67,17 +70,29 @@ export class BudgetAccountant implements OnApplicationBootstrap, OnApplicationSh
     await this.recorder.flush();
   }
 
-  async admit(req: CompleteRequest, agent: Agent | undefined): Promise<Admission> {
+  /**
+   * `candidates` lists the models routing may use for this call (rules, fallbacks; computed only when a
+   * budget applies); the reservation is made for the dearest, so whichever answers, its cost fits it.
+   */
+  async admit(req: CompleteRequest, agent: Agent | undefined, candidates: () => readonly string[] = () => [req.model]): Promise<Admission> {
     const agentBudgets = agent ? parseAgentBudgets(agent) : undefined;
     const plan = resolveBudgets(this.config, { tenant: req.tenant, userId: req.userId, agent: req.agent }, { agentBudgets });
     if (plan.scopes.length === 0) return { model: req.model };
-    const a = await this.guard.admit({ taskId: req.taskId, tenant: req.tenant, userId: req.userId, agent: req.agent, model: req.model, messages: req.messages, tools: req.tools, agentBudgets });
+    const maxOutputTokens = this.env.KEEL_BUDGET_MAX_OUTPUT_TOKENS;
+    const dearest = candidates().reduce((best, m) =>
+      estimateCost({ model: m, messages: req.messages, tools: req.tools, maxOutputTokens, prices: this.prices }).costUsd >
+      estimateCost({ model: best, messages: req.messages, tools: req.tools, maxOutputTokens, prices: this.prices }).costUsd ? m : best, req.model);
+    const a = await this.guard.admit({ taskId: req.taskId, tenant: req.tenant, userId: req.userId, agent: req.agent, model: dearest, messages: req.messages, tools: req.tools, agentBudgets });
     if (!a.ok) {
       rejected.inc({ action: 'reject', reason: a.reason });
       throw new KeelError('budget_exceeded', a.message, { details: { scope: a.scope, period: a.period, estimateUsd: a.estimate.costUsd } });
     }
-    if (a.downgradedFrom) rejected.inc({ action: 'downgrade', reason: 'budget' });
-    return { model: a.model, downgradedFrom: a.downgradedFrom, reservation: a.reservation };
+    if (a.downgradedFrom) {
+      rejected.inc({ action: 'downgrade', reason: 'budget' });
+      return { model: a.model, downgradedFrom: a.downgradedFrom, reservation: a.reservation, maxOutputTokens };
+    }
+    // Not downgraded: routing still starts from the requested model (the reservation covers the dearest).
+    return { model: req.model, reservation: a.reservation, maxOutputTokens };
   }
 
   /** Records what the call really cost; returns the budget effects for the task's events. */

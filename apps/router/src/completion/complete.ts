@@ -75,6 +75,7 @@ export async function complete(req: CompleteRequest, deps: CompleteDeps): Promis
     }, timeoutMs);
 
     const call: ProviderCall = { model: modelName, messages: req.messages, tools: req.tools, signal: controller.signal, attempt };
+    if (req.maxOutputTokens !== undefined) call.maxOutputTokens = req.maxOutputTokens;
     if (scripted && req.script !== undefined) call.script = { turns: req.script, cursor: req.scriptCursor };
 
     let outcome: { ok: true; result: ProviderResult } | { ok: false; error: KeelError };

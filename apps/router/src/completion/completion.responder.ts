@@ -12,6 +12,7 @@ import { complete } from './complete';
 import { CircuitBreakers } from '../routing/circuit-breaker';
 import type { BreakerState } from '../routing/circuit-breaker';
 import { routedComplete } from '../routing/routed-complete';
+import { candidateModels } from '../routing/route-plan';
 import { countPromptTokens } from '../usage/token-counter';
 import { BudgetAccountant } from '../budgets/budget-accountant.service';
 import { AnomalyGuard } from '../anomaly/anomaly.guard';
@@ -100,11 +101,13 @@ export class CompletionResponder implements OnApplicationBootstrap {
         }
         if (creq) cacheLookups.inc({ result: 'miss' });
         // Budgets first: nothing is spent on a call the tenant may not pay for.
-        const admission = await this.budgets.admit(req, agent);
+        const candidates = () => candidateModels(agent, { model: req.model, messages: req.messages, inputTokens: countPromptTokens(req.messages, req.tools), taskType: req.taskType });
+        const admission = await this.budgets.admit(req, agent, candidates);
         let res: CompleteResponse;
         try {
           // A budget downgrade pins the cheaper model: routing could otherwise climb back up.
-          res = await routedComplete({ ...req, model: admission.model }, admission.downgradedFrom ? undefined : agent, {
+          const capped = admission.maxOutputTokens !== undefined ? { maxOutputTokens: admission.maxOutputTokens } : {};
+          res = await routedComplete({ ...req, ...capped, model: admission.model }, admission.downgradedFrom ? undefined : agent, {
             complete: (r) => complete(r, {
               providers: this.providers, policy: this.policy, attemptTimeoutMs: this.env.KEEL_ROUTER_ATTEMPT_TIMEOUT_MS,
               prices: this.budgets.prices, onUnpricedModel: (m) => unpriced.inc({ model: m }),

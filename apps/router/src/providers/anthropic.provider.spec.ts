@@ -114,6 +114,13 @@ describe('AnthropicProvider against a fake server', () => {
   const call = (overrides: Partial<ProviderCall> = {}): ProviderCall =>
     ({ model: 'claude-3-5-haiku', messages: conversation, tools, signal: new AbortController().signal, attempt: 1, ...overrides });
 
+  it('lowers max_tokens to a budget\'s output cap', async () => {
+    server.enqueue({ kind: 'ok', content: 'a' }, { kind: 'ok', content: 'b' });
+    await provider({ stream: false }).call(call({ maxOutputTokens: 256 }));
+    await provider({ stream: false }).call(call());
+    expect(server.requests.map((r) => (r.body as { max_tokens: number }).max_tokens)).toEqual([256, 4096]);
+  });
+
   it('sends the key and version headers and reads a plain message', async () => {
     server.enqueue({ kind: 'ok', content: 'It is 4.', usage: { inputTokens: 30, outputTokens: 5 } });
     const result = await provider({ stream: false }).call(call());

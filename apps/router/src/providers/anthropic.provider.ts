@@ -126,7 +126,7 @@ export class AnthropicProvider implements ModelProvider {
   }
 
   async call(input: ProviderCall): Promise<ProviderResult> {
-    const body = toAnthropicRequest(input.model, input.messages, input.tools, { stream: this.stream, maxTokens: this.maxTokens });
+    const body = toAnthropicRequest(input.model, input.messages, input.tools, { stream: this.stream, maxTokens: Math.min(this.maxTokens, input.maxOutputTokens ?? this.maxTokens) });
     const headers: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION, ...this.options.headers };
     if (this.options.apiKey) headers['x-api-key'] = this.options.apiKey;
     if (this.stream) headers.accept = 'text/event-stream';

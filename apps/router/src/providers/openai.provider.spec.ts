@@ -85,6 +85,13 @@ describe('OpenAiCompatibleProvider against a fake server', () => {
   const call = (overrides: Partial<ProviderCall> = {}): ProviderCall =>
     ({ model: 'gpt-4o-mini', messages: conversation, tools, signal: new AbortController().signal, attempt: 1, ...overrides });
 
+  it('sends a budget\'s output cap as max_tokens, and none otherwise', async () => {
+    server.enqueue({ kind: 'ok', content: 'a' }, { kind: 'ok', content: 'b' });
+    await provider({ stream: false }).call(call({ maxOutputTokens: 256 }));
+    await provider({ stream: false }).call(call());
+    expect(server.requests.map((r) => (r.body as { max_tokens?: number }).max_tokens)).toEqual([256, undefined]);
+  });
+
   it('sends the request with the key and reads a plain completion with usage', async () => {
     server.enqueue({ kind: 'ok', content: 'It is 4.', usage: { inputTokens: 30, outputTokens: 5 } });
     const result = await provider({ stream: false }).call(call());

@@ -44,6 +44,7 @@ export interface OpenAiRequestBody {
   tools?: OpenAiWireTool[];
   stream?: true;
   stream_options?: { include_usage: true };
+  max_tokens?: number;
 }
 
 const UsageSchema = z.object({
@@ -105,6 +106,8 @@ export class OpenAiCompatibleProvider implements ModelProvider {
 
   async call(input: ProviderCall): Promise<ProviderResult> {
     const body = toOpenAiRequest(input.model, input.messages, input.tools, this.stream);
+    // max_tokens (not max_completion_tokens): the one every OpenAI-compatible server understands.
+    if (input.maxOutputTokens !== undefined) body.max_tokens = input.maxOutputTokens;
     const headers: Record<string, string> = { ...this.options.headers };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     if (this.stream) headers.accept = 'text/event-stream';

@@ -27,6 +27,8 @@ export interface ProviderCall {
   attempt: number;
   /** Only for `scripted`: attempt k uses turn `cursor + k - 1`. */
   script?: ScriptContext;
+  /** Upper bound on output tokens (a budget's estimate assumes it), sent as the provider's max_tokens. */
+  maxOutputTokens?: number;
 }
 
 export type FinishReason = 'stop' | 'tool_calls' | 'length';

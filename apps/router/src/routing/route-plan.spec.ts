@@ -1,6 +1,6 @@
 import { AgentSchema } from '@keel/contracts';
 import type { ChatMessage } from '@keel/contracts';
-import { difficulty, planRoute } from './route-plan';
+import { candidateModels, difficulty, planRoute } from './route-plan';
 
 const agent = (routing: unknown) => AgentSchema.parse({ name: 'a', model: 'openai/gpt-4o-mini', routing });
 const msgs = (text: string): ChatMessage[] => [{ role: 'system', content: 'sys' }, { role: 'user', content: text }];
@@ -37,5 +37,13 @@ describe('planRoute', () => {
     expect(difficulty('hi')).toBeLessThan(0.1);
     expect(difficulty('Compare the trade-offs and design an architecture; prove it is optimal?? ```code```')).toBeGreaterThan(0.6);
     expect(difficulty('x '.repeat(10_000))).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('candidateModels', () => {
+  it('lists every model routing may use, so a budget can reserve for the dearest', () => {
+    const a = agent({ rules: [{ when: { keywords: ['refund'] }, model: 'openai/gpt-4o' }], classifier: { hardModel: 'anthropic/claude-sonnet-4' }, fallbacks: ['anthropic/claude-3-5-haiku'] });
+    expect(candidateModels(a, { model: 'openai/gpt-4o-mini', messages: msgs('hi'), inputTokens: 5 }).sort())
+      .toEqual(['anthropic/claude-3-5-haiku', 'anthropic/claude-sonnet-4', 'openai/gpt-4o', 'openai/gpt-4o-mini']);
   });
 });

@@ -62,3 +62,11 @@ export function difficulty(text: string): number {
   if (/\b(analy[sz]e|compare|trade-?offs?|step by step|explain why|design|architecture|plan)\b/i.test(text)) score += 0.2;
   return Math.min(1, score);
 }
+
+/** Every model a call may end up on under this agent's routing (for a budget reservation that covers any of them). */
+export function candidateModels(agent: Pick<Agent, 'routing'> | undefined, input: RouteInput): string[] {
+  const plan = planRoute(agent, input);
+  const rules = agent?.routing?.rules.map((r) => r.model) ?? [];
+  const hard = agent?.routing?.classifier ? [agent.routing.classifier.hardModel] : [];
+  return [...new Set([input.model, ...plan.chain, ...plan.fallbacks, ...rules, ...hard])];
+}

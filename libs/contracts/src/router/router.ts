@@ -62,6 +62,8 @@ export const CompleteRequestSchema = z.object({
   /** For `scripted`: the script and how many of its turns earlier calls consumed. */
   script: ScriptSchema.optional(),
   scriptCursor: z.number().int().nonnegative().default(0),
+  /** Cap on output tokens for this call (set by the router itself when a budget applies). */
+  maxOutputTokens: z.number().int().positive().optional(),
   /** The task's user, for per-user budgets and cache scoping. */
   userId: z.string().max(200).optional(),
   /** The task's `metadata.taskType`, for routing rules. */
