@@ -39,6 +39,7 @@ describe('router end to end (five processes, fake providers)', () => {
     writeFileSync(join(agents, 'paid.yaml'), 'name: paid\nmodel: openai/gpt-4o-mini\n');
     writeFileSync(join(agents, 'fallback.yaml'), 'name: fallback\nmodel: openai/gpt-4o-mini\nrouting:\n  fallbacks: [anthropic/claude-3-5-haiku]\n');
     writeFileSync(join(agents, 'budgeted.yaml'), 'name: budgeted\nmodel: scripted/default\nscript:\n  - {content: "ok", usage: {inputTokens: 0, outputTokens: 1}}\n');
+    writeFileSync(join(agents, 'cascade.yaml'), 'name: cascade\nmodel: scripted/cheap\nrouting:\n  cascade: {models: [scripted/cheap, scripted/strong], minConfidence: 0.7}\n');
     writeFileSync(join(agents, 'runaway.yaml'), 'name: runaway\nmodel: scripted/default\ntools: [calculator]\n');
     writeFileSync(join(agents, 'cached.yaml'), 'name: cached\nmodel: scripted/default\ncache: true\n');
     // Scripted calls cost exactly $1 per output token here, so "a budget that allows 10" is $10.
@@ -145,5 +146,21 @@ describe('router end to end (five processes, fake providers)', () => {
     expect(t.error).toMatchObject({ code: 'rate_limited' });
     expect(t.error?.message).toMatch(/token rate \(60000\/min\) was far above its baseline/);
     expect(await (await fetch(`${keel.url('router')}/metrics`)).text()).toMatch(/keel_anomaly_trips_total\{[^}]*kind="task"[^}]*\} 1/);
+  });
+
+  it('escalates a cascade past an unconfident answer and bills both calls to the task and the usage table', async () => {
+    const script = [
+      { content: 'maybe', confidence: 0.3, usage: { inputTokens: 0, outputTokens: 2 } },
+      { content: 'surely', confidence: 0.95, usage: { inputTokens: 0, outputTokens: 3 } },
+    ];
+    const t = await terminal(await submit({ input: 'be sure', agent: 'cascade', metadata: { script } }));
+    expect(t).toMatchObject({ status: 'succeeded', output: 'surely', usage: { outputTokens: 5, costUsd: 5 } });
+    const done = (await events(t.id)).find((e) => e.type === 'model.completed')!;
+    expect(done.data).toMatchObject({ model: 'scripted/strong', route: { escalations: [{ model: 'scripted/cheap', why: 'confidence 0.3 < 0.7', costUsd: 2 }] } });
+    const rows = await waitFor('usage rows', async () => {
+      const r = (await db.query('SELECT model, cost_usd FROM router.usage WHERE task_id = $1 ORDER BY cost_usd', [t.id])).rows as { model: string; cost_usd: string }[];
+      return r.length === 2 ? r : undefined;
+    }, 5000);
+    expect(rows.map((r) => [r.model, Number(r.cost_usd)])).toEqual([['scripted/cheap', 2], ['scripted/strong', 3]]);
   });
 });

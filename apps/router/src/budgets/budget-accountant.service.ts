@@ -16,6 +16,8 @@ import { loadBudgetsConfig, parseAgentBudgets, resolveBudgets } from './budget.p
 import type { BudgetsConfig } from './budget.policy';
 import { UsageRecorder } from './usage.recorder';
 import { estimateCost } from './estimate';
+import { ownUsage } from '../routing/routed-complete';
+import { randomUUID } from 'node:crypto';
 
 const alertsTotal = counter('keel_budget_alerts_total', 'Budget thresholds crossed (80 %), by scope kind', ['kind']);
 const rejected = counter('keel_budget_rejections_total', 'Model calls refused or downgraded by a budget', ['action', 'reason']);
@@ -74,15 +76,16 @@ export class BudgetAccountant implements OnApplicationBootstrap, OnApplicationSh
    * `candidates` lists the models routing may use for this call (rules, fallbacks; computed only when a
    * budget applies); the reservation is made for the dearest, so whichever answers, its cost fits it.
    */
-  async admit(req: CompleteRequest, agent: Agent | undefined, candidates: () => readonly string[] = () => [req.model]): Promise<Admission> {
+  async admit(req: CompleteRequest, agent: Agent | undefined, route: () => { models: readonly string[]; calls: number } = () => ({ models: [req.model], calls: 1 })): Promise<Admission> {
     const agentBudgets = agent ? parseAgentBudgets(agent) : undefined;
     const plan = resolveBudgets(this.config, { tenant: req.tenant, userId: req.userId, agent: req.agent }, { agentBudgets });
     if (plan.scopes.length === 0) return { model: req.model };
     const maxOutputTokens = this.env.KEEL_BUDGET_MAX_OUTPUT_TOKENS;
-    const dearest = candidates().reduce((best, m) =>
+    const { models, calls } = route();
+    const dearest = models.reduce((best, m) =>
       estimateCost({ model: m, messages: req.messages, tools: req.tools, maxOutputTokens, prices: this.prices }).costUsd >
       estimateCost({ model: best, messages: req.messages, tools: req.tools, maxOutputTokens, prices: this.prices }).costUsd ? m : best, req.model);
-    const a = await this.guard.admit({ taskId: req.taskId, tenant: req.tenant, userId: req.userId, agent: req.agent, model: dearest, messages: req.messages, tools: req.tools, agentBudgets });
+    const a = await this.guard.admit({ taskId: req.taskId, tenant: req.tenant, userId: req.userId, agent: req.agent, model: dearest, messages: req.messages, tools: req.tools, agentBudgets, calls });
     if (!a.ok) {
       rejected.inc({ action: 'reject', reason: a.reason });
       throw new KeelError('budget_exceeded', a.message, { details: { scope: a.scope, period: a.period, estimateUsd: a.estimate.costUsd } });
@@ -95,14 +98,27 @@ export class BudgetAccountant implements OnApplicationBootstrap, OnApplicationSh
     return { model: req.model, reservation: a.reservation, maxOutputTokens };
   }
 
-  /** Records what the call really cost; returns the budget effects for the task's events. */
+  /**
+   * Records what the turn really cost, call by call: the answering call against
+   * its reservation, and each passed-over cascade answer as its own usage row
+   * (charged to the same budgets). Returns the budget effects for the task's events.
+   */
   async settle(req: CompleteRequest, admission: Admission, res: CompleteResponse, cacheHit = false): Promise<CompleteResponse['budget']> {
-    const input = { tenant: req.tenant, userId: req.userId, agent: req.agent, taskId: req.taskId, step: req.step, model: res.model, usage: res.usage, cacheHit };
+    const base = { tenant: req.tenant, userId: req.userId, agent: req.agent, taskId: req.taskId, step: req.step, cacheHit };
+    const calls = [
+      { model: res.model, usage: ownUsage(res) },
+      ...(res.route?.escalations ?? []).filter((e) => e.usage).map((e) => ({ model: e.model, usage: e.usage! })),
+    ];
     if (!admission.reservation) {
-      this.recorder.record(input);
+      for (const c of calls) this.recorder.record({ ...base, ...c });
       return undefined;
     }
-    const { alerts } = await this.ledger.settle(admission.reservation, input);
+    const alerts: BudgetAlert[] = [];
+    for (const [i, c] of calls.entries()) {
+      // Extra calls settle against zero-estimate reservations on the same budget rows.
+      const reservation = i === 0 ? admission.reservation : { ...admission.reservation, id: randomUUID(), estimateUsd: 0 };
+      alerts.push(...(await this.ledger.settle(reservation, { ...base, ...c })).alerts);
+    }
     for (const alert of alerts) this.alert(alert);
     for (const line of admission.reservation.lines) {
       void this.ledger.remaining(line.scope).then((rows) => rows.forEach((r) => remainingUsd.set({ scope: r.scope, period: r.period }, r.remainingUsd))).catch(() => undefined);

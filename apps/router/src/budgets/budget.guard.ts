@@ -14,6 +14,8 @@ export interface AdmitRequest extends BudgetSubject {
   tools?: readonly ToolSpec[];
   /** The agent file's `budgets:` (see `parseAgentBudgets`). */
   agentBudgets?: BudgetRule;
+  /** Model calls this turn may make (a cascade makes up to one per model); the estimate covers all of them. */
+  calls?: number;
   now?: Date;
 }
 
@@ -46,13 +48,14 @@ export class BudgetGuard {
   }
 
   private async attempt(req: AdmitRequest, plan: BudgetPlan, model: string, downgradedFrom: string | undefined): Promise<Admission> {
-    const estimate = estimateCost({
+    const one = estimateCost({
       model,
       messages: req.messages,
       tools: req.tools,
       maxOutputTokens: this.options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
       prices: this.options.prices ?? DEFAULT_PRICES,
     });
+    const estimate = { ...one, costUsd: one.costUsd * Math.max(1, req.calls ?? 1) };
     const downgraded = downgradedFrom === undefined ? {} : { downgradedFrom };
 
     // Before any reservation: an estimate above a cap spends nothing and holds nothing.

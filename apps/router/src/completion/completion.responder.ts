@@ -12,7 +12,7 @@ import { complete } from './complete';
 import { CircuitBreakers } from '../routing/circuit-breaker';
 import type { BreakerState } from '../routing/circuit-breaker';
 import { routedComplete } from '../routing/routed-complete';
-import { candidateModels } from '../routing/route-plan';
+import { candidateModels, planRoute } from '../routing/route-plan';
 import { countPromptTokens } from '../usage/token-counter';
 import { BudgetAccountant } from '../budgets/budget-accountant.service';
 import { AnomalyGuard } from '../anomaly/anomaly.guard';
@@ -101,8 +101,11 @@ export class CompletionResponder implements OnApplicationBootstrap {
         }
         if (creq) cacheLookups.inc({ result: 'miss' });
         // Budgets first: nothing is spent on a call the tenant may not pay for.
-        const candidates = () => candidateModels(agent, { model: req.model, messages: req.messages, inputTokens: countPromptTokens(req.messages, req.tools), taskType: req.taskType });
-        const admission = await this.budgets.admit(req, agent, candidates);
+        const route = () => {
+          const input = { model: req.model, messages: req.messages, inputTokens: countPromptTokens(req.messages, req.tools), taskType: req.taskType };
+          return { models: candidateModels(agent, input), calls: planRoute(agent, input).chain.length };
+        };
+        const admission = await this.budgets.admit(req, agent, route);
         let res: CompleteResponse;
         try {
           // A budget downgrade pins the cheaper model: routing could otherwise climb back up.

@@ -1,7 +1,7 @@
 import { AgentSchema, KeelError } from '@keel/contracts';
 import type { CompleteRequest, CompleteResponse } from '@keel/contracts';
 import { CircuitBreakers } from './circuit-breaker';
-import { routedComplete } from './routed-complete';
+import { ownUsage, routedComplete } from './routed-complete';
 
 const req = (model = 'openai/gpt-4o-mini'): CompleteRequest => ({
   taskId: 't', tenant: 'default', agent: 'a', step: 1, model, messages: [{ role: 'user', content: 'hi' }], tools: [], scriptCursor: 0, deadline: Date.now() + 10_000,
@@ -53,7 +53,10 @@ describe('routedComplete', () => {
     const m = fakeModels({ 'openai/gpt-4o-mini': () => ok('openai/gpt-4o-mini', { confidence: 0.4 }), 'openai/gpt-4o': () => ok('openai/gpt-4o', { confidence: 0.95 }) });
     const res = await routedComplete(req(), agent({ cascade: { models: ['openai/gpt-4o-mini', 'openai/gpt-4o'], minConfidence: 0.7 } }), { complete: m.complete, breakers: new CircuitBreakers({ failureThreshold: 3, cooldownMs: 1000 }), inputTokens: () => 1 });
     expect(res.model).toBe('openai/gpt-4o');
-    expect(res.route?.escalations).toEqual([{ model: 'openai/gpt-4o-mini', why: 'confidence 0.4 < 0.7' }]);
+    expect(res.route?.escalations).toEqual([{ model: 'openai/gpt-4o-mini', why: 'confidence 0.4 < 0.7', usage: { inputTokens: 1, outputTokens: 1 }, costUsd: 0 }]);
+    // The turn's usage includes the passed-over answer; ownUsage gives back the answering call's.
+    expect(res.usage).toEqual({ inputTokens: 2, outputTokens: 2 });
+    expect(ownUsage(res)).toEqual({ inputTokens: 1, outputTokens: 1 });
   });
 
   it('does not fall back on a bad request, and fails with every model named when all are down', async () => {

@@ -23,7 +23,7 @@ const NOT_A_MODEL_FAILURE = new Set(['invalid_request', 'script_exhausted', 'val
 export async function routedComplete(req: CompleteRequest, agent: Agent | undefined, deps: RoutedDeps): Promise<CompleteResponse> {
   const plan = planRoute(agent, { model: req.model, messages: req.messages, inputTokens: deps.inputTokens(req), taskType: req.taskType });
   const fallbacks: { model: string; error: string }[] = [];
-  const escalations: { model: string; why: string }[] = [];
+  const escalations: NonNullable<CompleteResponse['route']>['escalations'] = [];
   let cursor = req.scriptCursor;
   let consumed = 0;
 
@@ -64,10 +64,27 @@ export async function routedComplete(req: CompleteRequest, agent: Agent | undefi
     const why = !res.content && res.toolCalls.length === 0 ? 'empty answer'
       : plan.minConfidence !== undefined && res.confidence !== undefined && res.confidence < plan.minConfidence ? `confidence ${res.confidence} < ${plan.minConfidence}` : undefined;
     if (why && !last) {
-      escalations.push({ model: res.model, why });
+      escalations.push({ model: res.model, why, usage: res.usage, costUsd: res.costUsd });
       continue;
     }
-    return { ...res, scriptTurnsConsumed: consumed, route: { requested: req.model, used: res.model, reason: plan.reason, fallbacks, escalations } };
+    // The turn cost what every call in it cost: passed-over cascade answers are paid for too.
+    const usage = escalations.reduce((u, e) => addUsage(u, e.usage), res.usage);
+    const costUsd = escalations.reduce((c, e) => c + (e.costUsd ?? 0), res.costUsd);
+    return { ...res, usage, costUsd, scriptTurnsConsumed: consumed, route: { requested: req.model, used: res.model, reason: plan.reason, fallbacks, escalations } };
   }
   throw new KeelError('internal', 'empty routing chain');
+}
+
+function addUsage(a: CompleteResponse['usage'], b: CompleteResponse['usage'] | undefined): CompleteResponse['usage'] {
+  if (!b) return a;
+  const cached = (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0);
+  return { inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens, ...(cached ? { cachedInputTokens: cached } : {}) };
+}
+
+/** The answering call's own usage: the turn's total minus what passed-over cascade answers used. */
+export function ownUsage(res: CompleteResponse): CompleteResponse['usage'] {
+  const esc = res.route?.escalations ?? [];
+  const minus = (k: 'inputTokens' | 'outputTokens' | 'cachedInputTokens') => esc.reduce((n, e) => n - (e.usage?.[k] ?? 0), res.usage[k] ?? 0);
+  const cached = minus('cachedInputTokens');
+  return { inputTokens: minus('inputTokens'), outputTokens: minus('outputTokens'), ...(cached ? { cachedInputTokens: cached } : {}) };
 }

@@ -106,7 +106,8 @@ export const CompleteResponseSchema = z.object({
     used: z.string(),
     reason: z.string(),
     fallbacks: z.array(z.object({ model: z.string(), error: z.string() })),
-    escalations: z.array(z.object({ model: z.string(), why: z.string() })),
+    /** Cascade answers that were passed over; their tokens and cost are included in the response's usage and costUsd. */
+    escalations: z.array(z.object({ model: z.string(), why: z.string(), usage: UsageSchema.optional(), costUsd: z.number().nonnegative().optional() })),
   }).optional(),
 });
 export type CompleteResponse = z.infer<typeof CompleteResponseSchema>;
