@@ -71,7 +71,8 @@ limits: {maxSteps: 10, stepTimeoutMs: 20000}
     otlp = await startOtlpReceiver();
     // Both OTLP encodings at once: one trace must assemble from JSON and protobuf exporters.
     const protobuf = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
-    keel = await startKeel({ agentsDir, otlpUrl: otlp.url, serviceEnv: { approval: protobuf, guardrail: protobuf, 'tool-executor': protobuf } });
+    // Debug logs, so the check that no secret reaches the logs reads everything the services say.
+    keel = await startKeel({ agentsDir, otlpUrl: otlp.url, env: { LOG_LEVEL: 'debug' }, serviceEnv: { approval: protobuf, guardrail: protobuf, 'tool-executor': protobuf } });
   }, 120_000);
 
   afterAll(async () => {
@@ -226,5 +227,30 @@ limits: {maxSteps: 10, stepTimeoutMs: 20000}
     const doc = (await (await fetch(`${keel.url('orchestrator')}/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/tasks', '/v1/tasks/{id}', '/v1/tasks/{id}/events']));
     expect(await (await fetch(`${keel.url('orchestrator')}/metrics`)).text()).toMatch(/keel_tasks_finished_total\{[^}]*status="succeeded"[^}]*\} [1-9]/);
+  });
+
+  it('puts GenAI attributes on model and tool spans, and keeps a secret from the prompt out of spans, logs and the output', async () => {
+    // Built at run time so no key-shaped literal sits in the source.
+    const secret = ['sk', 'proj', 'Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz9Xc8Vb7Nm6'].join('-');
+    const res = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({
+      input: `Please use my key ${secret} to call the API`, agent: 'e2e',
+      metadata: { script: [{ toolCalls: [{ name: 'calculator', arguments: { expression: '1+2' } }] }, { reply: 'echo' }] },
+    }) });
+    const { id } = (await res.json()) as { id: string };
+    const task = await waitTerminal(id);
+    expect(task.status).toBe('succeeded');
+    expect(task.output).not.toContain(secret);
+    expect(task.output).toContain('[REDACTED');
+    await otlp.waitFor((spans) => ['chat scripted/default', 'execute_tool calculator'].every((n) => spans.some((x) => x.traceId === task.traceId && x.name === n)), 15_000).catch(() => undefined);
+    const spans = otlp.spansOfTrace(task.traceId!);
+    const chat = spans.find((x) => x.name === 'chat scripted/default')!;
+    expect(chat.attributes).toMatchObject({ 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'scripted/default', 'gen_ai.response.model': 'scripted/default' });
+    expect(chat.attributes['gen_ai.usage.input_tokens']).toEqual(expect.any(Number));
+    expect(chat.attributes['gen_ai.usage.output_tokens']).toEqual(expect.any(Number));
+    expect(chat.attributes['gen_ai.response.finish_reasons']).toEqual(expect.any(Array));
+    const tool = spans.find((x) => x.name === 'execute_tool calculator')!;
+    expect(tool.attributes).toMatchObject({ 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'calculator' });
+    expect(JSON.stringify(otlp.spans)).not.toContain(secret);
+    for (const s of SERVICES) expect(keel.logs(s)).not.toContain(secret);
   });
 });
