@@ -226,7 +226,18 @@ limits: {maxSteps: 10, stepTimeoutMs: 20000}
     }
     const doc = (await (await fetch(`${keel.url('orchestrator')}/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/tasks', '/v1/tasks/{id}', '/v1/tasks/{id}/events']));
-    expect(await (await fetch(`${keel.url('orchestrator')}/metrics`)).text()).toMatch(/keel_tasks_finished_total\{[^}]*status="succeeded"[^}]*\} [1-9]/);
+    // User satisfaction: feedback on a finished task.
+    const anyTask = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({ input: 'rate me', agent: 'e2e', metadata: { script: [{ content: 'ok' }] } }) });
+    const { id } = (await anyTask.json()) as { id: string };
+    await waitTerminal(id);
+    expect((await api(`/v1/tasks/${id}/feedback`, { method: 'POST', body: JSON.stringify({ score: 1, comment: 'good' }) })).status).toBe(204);
+    const metrics = await (await fetch(`${keel.url('orchestrator')}/metrics`)).text();
+    expect(metrics).toMatch(/keel_tasks_finished_total\{[^}]*status="succeeded"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/keel_task_steps_bucket\{/);
+    expect(metrics).toMatch(/keel_task_duration_seconds_count\{[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/keel_feedback_total\{[^}]*score="positive"[^}]*\} 1/);
+    expect(metrics).toMatch(/keel_queue_pending\{[^}]*consumer="orchestrator-steps"[^}]*\} \d/);
+    expect(await (await fetch(`${keel.url('router')}/metrics`)).text()).toMatch(/# TYPE keel_cost_usd gauge/);
   });
 
   it('puts GenAI attributes on model and tool spans, and keeps a secret from the prompt out of spans, logs and the output', async () => {

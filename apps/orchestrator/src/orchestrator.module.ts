@@ -10,6 +10,7 @@ import { PeersClient } from './peers/peers.client';
 import { StepDispatcher } from './steps/step.dispatcher';
 import { StepRunner } from './steps/step-runner.service';
 import { TaskWatchdog } from './tasks/task-watchdog.service';
+import { QueueMetrics } from './tasks/queue-metrics.service';
 import { CancellationRegistry } from './steps/cancellation.registry';
 import { TaskRepository } from './tasks/task.repository';
 import { TasksHttpController } from './tasks/tasks.http.controller';
@@ -20,7 +21,7 @@ import { TasksService } from './tasks/tasks.service';
   controllers: [TasksHttpController],
   providers: [
     AuthVerifyResponder,
-    TaskRepository, TasksService, TasksMessageController, TaskWatchdog, CancellationRegistry,
+    TaskRepository, TasksService, TasksMessageController, TaskWatchdog, CancellationRegistry, QueueMetrics,
     CheckpointRepository, TaskEventsService, PeersClient, StepDispatcher, StepRunner, ApprovalDecisionsConsumer,
   ],
 })

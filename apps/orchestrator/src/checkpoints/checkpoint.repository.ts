@@ -18,6 +18,7 @@ export interface TaskState {
   pending: PendingTurn | null;
   traceparent: string | null;
   deadlineAt: Date;
+  createdAt: Date;
 }
 
 /** A model turn whose tool calls wait for a human decision; kept so the model is not called again on resume. */
@@ -56,7 +57,7 @@ export const messageHash = (m: ChatMessage): string => createHash('sha256').upda
 type StateRow = {
   id: string; tenant: string; user_id: string | null; agent: string; status: TaskStatus; input: string;
   metadata: Record<string, unknown>; step: number; model_calls: number; pending: PendingTurn | null;
-  traceparent: string | null; deadline_at: Date; transcript: ChatMessage[];
+  traceparent: string | null; deadline_at: Date; created_at: Date; transcript: ChatMessage[];
 };
 
 @Injectable()
@@ -67,7 +68,7 @@ export class CheckpointRepository {
   async load(taskId: string): Promise<TaskState | null> {
     const rows = await preparedQuery<StateRow>(this.db, 'keel_load_task',
       `SELECT t.id, t.tenant, t.user_id, t.agent, t.status, t.input, t.metadata, t.step, t.model_calls, t.pending,
-              t.traceparent, t.deadline_at,
+              t.traceparent, t.deadline_at, t.created_at,
               COALESCE((SELECT json_agg(m.content ORDER BY tm.idx)
                           FROM orchestrator.task_messages tm
                           JOIN orchestrator.messages m ON m.tenant = t.tenant AND m.hash = tm.hash
@@ -80,7 +81,7 @@ export class CheckpointRepository {
     return {
       id: r.id, tenant: r.tenant, userId: r.user_id, agent: r.agent, status: r.status, input: r.input,
       metadata: r.metadata, step: r.step, modelCalls: r.model_calls, transcript: r.transcript, pending: r.pending,
-      traceparent: r.traceparent, deadlineAt: new Date(r.deadline_at),
+      traceparent: r.traceparent, deadlineAt: new Date(r.deadline_at), createdAt: new Date(r.created_at),
     };
   }
 

@@ -24,6 +24,8 @@ import { isInert } from './inert-output';
 const stepsTotal = counter('keel_steps_total', 'Steps run, by agent and outcome', ['agent', 'outcome']);
 const stepSeconds = histogram('keel_step_duration_seconds', 'Wall time of one step, by agent', ['agent']);
 const tasksFinished = counter('keel_tasks_finished_total', 'Tasks that reached a terminal status', ['agent', 'status']);
+const taskSteps = histogram('keel_task_steps', 'Steps a task took to finish', ['agent', 'status'], [1, 2, 3, 5, 8, 13, 20, 50, 100]);
+const taskDuration = histogram('keel_task_duration_seconds', 'End-to-end task latency, submission to terminal status', ['agent', 'status'], [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900]);
 
 /** Wraps untrusted tool output so the model can tell data from instructions (deepened by the guardrail issue). */
 export const untrusted = (name: string, content: string): string =>
@@ -144,7 +146,11 @@ export class StepRunner implements OnApplicationBootstrap {
         }
         this.events.publish(events);
         stepsTotal.inc({ agent: state.agent, outcome: result.status });
-        if (result.finished) tasksFinished.inc({ agent: state.agent, status: result.status });
+        if (result.finished) {
+          tasksFinished.inc({ agent: state.agent, status: result.status });
+          taskSteps.observe({ agent: state.agent, status: result.status }, result.step);
+          taskDuration.observe({ agent: state.agent, status: result.status }, (Date.now() - state.createdAt.getTime()) / 1000);
+        }
         if (result.next === 'dispatch') {
           this.cache.put({
             ...state, step: result.step, status: 'running', pending: null,

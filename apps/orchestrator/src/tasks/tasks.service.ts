@@ -11,6 +11,7 @@ import { CancellationRegistry } from '../steps/cancellation.registry';
 import { TaskRepository } from './task.repository';
 
 const submitted = counter('keel_tasks_submitted_total', 'Tasks accepted, by agent and source', ['agent', 'source']);
+const feedbackTotal = counter('keel_feedback_total', 'User feedback on tasks (user satisfaction), by score', ['score']);
 
 export interface SubmitContext {
   tenant: string;
@@ -83,6 +84,7 @@ export class TasksService {
 
   async feedback(tenant: string, id: string, fb: Feedback): Promise<void> {
     if (!isUuid(id) || !(await this.tasks.addFeedback(tenant, id, fb.score, fb.comment))) throw new KeelError('not_found', `task ${id} not found`);
+    feedbackTotal.inc({ score: fb.score === 1 ? 'positive' : 'negative' });
   }
 
   eventsAfter(taskId: string, seq: number): Promise<TaskEvent[]> {

@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 
 const alertsTotal = counter('keel_budget_alerts_total', 'Budget thresholds crossed (80 %), by scope kind', ['kind']);
 const rejected = counter('keel_budget_rejections_total', 'Model calls refused or downgraded by a budget', ['action', 'reason']);
+const spendUsd = gauge('keel_cost_usd', 'Model spend in USD of the current day and month, per tenant (from recorded usage, every minute)', ['tenant', 'period']);
 const remainingUsd = gauge('keel_budget_remaining_usd', 'Budget left in the current period, per scope', ['scope', 'period']);
 
 export interface BudgetEnv {
@@ -53,7 +54,7 @@ export class BudgetAccountant implements OnApplicationBootstrap, OnApplicationSh
   private readonly recorder: UsageRecorder;
   private sweeper?: NodeJS.Timeout;
 
-  constructor(@Inject(DataSource) db: DataSource, @Inject(ENV) private readonly env: BudgetEnv, @Inject(LOGGER) private readonly logger: Logger) {
+  constructor(@Inject(DataSource) private readonly db: DataSource, @Inject(ENV) private readonly env: BudgetEnv, @Inject(LOGGER) private readonly logger: Logger) {
     this.prices = loadPriceTable(env.KEEL_PRICES_FILE);
     this.config = loadBudgetsConfig(env.KEEL_BUDGETS_FILE);
     this.ledger = new BudgetLedger(db, { prices: this.prices });
@@ -63,7 +64,10 @@ export class BudgetAccountant implements OnApplicationBootstrap, OnApplicationSh
 
   onApplicationBootstrap(): void {
     // A router that died mid-call leaves its reservation; give such money back after 10 minutes.
-    this.sweeper = setInterval(() => void this.ledger.releaseStale(600_000).catch(() => undefined), 60_000);
+    this.sweeper = setInterval(() => {
+      void this.ledger.releaseStale(600_000).catch(() => undefined);
+      void this.sampleSpend().catch(() => undefined);
+    }, 60_000);
     this.sweeper.unref();
   }
 
@@ -76,6 +80,18 @@ export class BudgetAccountant implements OnApplicationBootstrap, OnApplicationSh
    * `candidates` lists the models routing may use for this call (rules, fallbacks; computed only when a
    * budget applies); the reservation is made for the dearest, so whichever answers, its cost fits it.
    */
+  /** Daily and monthly cost per tenant for dashboards (budgets have their own exact accounting). */
+  async sampleSpend(): Promise<void> {
+    const rows: { tenant: string; day: string; month: string }[] = await this.db.query(
+      `SELECT tenant, coalesce(sum(cost_usd) FILTER (WHERE at >= date_trunc('day', now())), 0) AS day, coalesce(sum(cost_usd), 0) AS month
+         FROM router.usage WHERE at >= date_trunc('month', now()) GROUP BY tenant`,
+    );
+    for (const r of rows) {
+      spendUsd.set({ tenant: r.tenant, period: 'day' }, Number(r.day));
+      spendUsd.set({ tenant: r.tenant, period: 'month' }, Number(r.month));
+    }
+  }
+
   async admit(req: CompleteRequest, agent: Agent | undefined, route: () => { models: readonly string[]; calls: number } = () => ({ models: [req.model], calls: 1 })): Promise<Admission> {
     const agentBudgets = agent ? parseAgentBudgets(agent) : undefined;
     const plan = resolveBudgets(this.config, { tenant: req.tenant, userId: req.userId, agent: req.agent }, { agentBudgets });
