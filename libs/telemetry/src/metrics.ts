@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 /**
  * One prom-client registry per process, served at GET /metrics. Metric names
- * follow `keel_<area>_<what>_<unit>` (docs/operations.md lists them).
+ * follow `keel_<area>_<what>_<unit>` (docs/metrics.md lists them).
  */
 export const registry = new Registry();
 let defaultsCollected = false;
