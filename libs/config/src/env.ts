@@ -58,6 +58,8 @@ export const baseEnvSchema = z.object({
   DATABASE_URL: envUrl('postgres://postgres@127.0.0.1:5432/keel', ['postgres:', 'postgresql:']),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   KEEL_INSTANCE: z.string().default('0'),
+  /** JetStream replicas of Keel's streams: 1 on a single server, 3 on a 3-node NATS cluster. */
+  KEEL_STREAM_REPLICAS: envInt(1, 1, 5),
   /** Postgres connections per process. */
   KEEL_DB_POOL_SIZE: envInt(10, 1, 500),
   /** Apply this service's migrations at start (dev and compose); production runs `migrate` as a Job. */

@@ -28,6 +28,8 @@ export interface BusOptions {
   logger: Logger;
   /** Extra connection name suffix, for `nats server report connections`. */
   name?: string;
+  /** JetStream replicas for the streams this service creates (3 on a 3-node NATS cluster). */
+  streamReplicas?: number;
 }
 
 export interface DeliveryContext {
@@ -116,7 +118,8 @@ export class Bus {
   }
 
   /** Creates the stream, or updates it when its config changed. Idempotent. */
-  async ensureStream(def: StreamDef): Promise<void> {
+  async ensureStream(stream: StreamDef): Promise<void> {
+    const def: StreamDef = { ...stream, num_replicas: this.opts.streamReplicas ?? stream.num_replicas ?? 1 };
     try {
       await this.jsm.streams.add(def);
     } catch (err) {

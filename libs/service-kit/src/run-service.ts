@@ -80,7 +80,7 @@ export async function runService<S extends z.ZodObject>(def: ServiceDefinition<S
   }
   let bus: Bus;
   try {
-    bus = await Bus.connect({ url: env.NATS_URL, service: def.name, instance: env.KEEL_INSTANCE, logger });
+    bus = await Bus.connect({ url: env.NATS_URL, service: def.name, instance: env.KEEL_INSTANCE, logger, streamReplicas: env.KEEL_STREAM_REPLICAS });
   } catch (err) {
     return die(def.name, `cannot connect to NATS at ${env.NATS_URL}: ${(err as Error).message}. Is nats-server running with JetStream (-js)?`);
   }
