@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { connect } from '@nats-io/transport-node';
@@ -263,5 +264,17 @@ limits: {maxSteps: 10, stepTimeoutMs: 20000}
     expect(tool.attributes).toMatchObject({ 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'calculator' });
     expect(JSON.stringify(otlp.spans)).not.toContain(secret);
     for (const s of SERVICES) expect(keel.logs(s)).not.toContain(secret);
+  });
+
+  it('exports every metric the Kubernetes alerts and the Grafana dashboard use', async () => {
+    const exported = new Set<string>();
+    for (const svc of SERVICES) {
+      const text = await (await fetch(`${keel.url(svc)}/metrics`)).text();
+      for (const m of text.matchAll(/^# TYPE (\S+) /gm)) exported.add(m[1]);
+    }
+    const sources = ['deploy/k8s/base/monitoring.yaml', 'deploy/k8s/base/dashboards/keel.json'].map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\n');
+    const used = new Set([...sources.matchAll(/\b(keel_[a-z0-9_]+)/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, '')));
+    expect(used.size).toBeGreaterThan(5);
+    expect([...used].filter((m) => !exported.has(m)).sort()).toEqual([]);
   });
 });
