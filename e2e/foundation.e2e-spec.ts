@@ -73,7 +73,8 @@ limits: {maxSteps: 10, stepTimeoutMs: 20000}
     // Both OTLP encodings at once: one trace must assemble from JSON and protobuf exporters.
     const protobuf = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
     // Debug logs, so the check that no secret reaches the logs reads everything the services say.
-    keel = await startKeel({ agentsDir, otlpUrl: otlp.url, env: { LOG_LEVEL: 'debug' }, serviceEnv: { approval: protobuf, guardrail: protobuf, 'tool-executor': protobuf } });
+    // The router captures prompt/answer content (redacted by the guardrail), so the secret test covers that path too.
+    keel = await startKeel({ agentsDir, otlpUrl: otlp.url, env: { LOG_LEVEL: 'debug' }, serviceEnv: { approval: protobuf, guardrail: protobuf, 'tool-executor': protobuf, router: { KEEL_CAPTURE_CONTENT: 'true' } } });
   }, 120_000);
 
   afterAll(async () => {
@@ -260,6 +261,9 @@ limits: {maxSteps: 10, stepTimeoutMs: 20000}
     expect(chat.attributes['gen_ai.usage.input_tokens']).toEqual(expect.any(Number));
     expect(chat.attributes['gen_ai.usage.output_tokens']).toEqual(expect.any(Number));
     expect(chat.attributes['gen_ai.response.finish_reasons']).toEqual(expect.any(Array));
+    // Content capture is on for this stack: the prompt is on the span, with the secret redacted.
+    const captured = spans.filter((x) => x.name === 'chat scripted/default').map((x) => x.attributes['gen_ai.input.messages']).filter((c): c is string => typeof c === 'string');
+    expect(captured.some((c) => c.includes('Please use my key') && c.includes('[REDACTED'))).toBe(true);
     const tool = spans.find((x) => x.name === 'execute_tool calculator')!;
     expect(tool.attributes).toMatchObject({ 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'calculator' });
     expect(JSON.stringify(otlp.spans)).not.toContain(secret);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envInt, portSchema } from '@keel/config';
+import { envBool, envInt, portSchema } from '@keel/config';
 import { ERROR_SCHEMA, errorResponses, NatsPrincipalResolver, PrincipalResolver } from '@keel/service-kit';
 import type { ServiceDefinition } from '@keel/service-kit';
 import { UsageBudgets1764000000010 } from './migrations/1764000000010-usage-budgets';
@@ -22,6 +22,8 @@ export const routerEnv = cacheEnv.extend({
   KEEL_BUDGETS_FILE: z.string().optional(),
   /** Output tokens the pre-request budget estimate assumes for a call (its upper bound). */
   KEEL_BUDGET_MAX_OUTPUT_TOKENS: envInt(4096, 1, 1_000_000),
+  /** Prompt and answer text on model spans, redacted by the guardrail first; off by default. */
+  KEEL_CAPTURE_CONTENT: envBool(false),
   /** Anomaly rule: a user or task at ≥ this multiple of its baseline token rate is paused… */
   KEEL_ANOMALY_FACTOR: envInt(10, 2, 1000),
   /** …provided it also spent at least this many tokens in the last minute. */

@@ -9,6 +9,7 @@ import { buildProviders } from '../providers/provider.registry';
 import type { ModelProvider } from '../providers/provider';
 import { RetryPolicy } from '../retries/retry-policy';
 import { complete } from './complete';
+import { captureContent } from './content-capture';
 import { CircuitBreakers } from '../routing/circuit-breaker';
 import type { BreakerState } from '../routing/circuit-breaker';
 import { routedComplete } from '../routing/routed-complete';
@@ -34,6 +35,7 @@ const cacheLookups = counter('keel_cache_lookups_total', 'Response cache lookups
 const unpriced = counter('keel_model_unpriced_total', 'Calls to models with no price in the price table', ['model']);
 
 export interface RouterEnv {
+  KEEL_CAPTURE_CONTENT: boolean;
   KEEL_ROUTER_BREAKER_FAILURES: number;
   KEEL_ROUTER_BREAKER_COOLDOWN_MS: number;
   KEEL_ROUTER_RETRIES: number;
@@ -132,6 +134,7 @@ export class CompletionResponder implements OnApplicationBootstrap {
           'gen_ai.response.finish_reasons': [res.finishReason], 'keel.cost_usd': res.costUsd, 'keel.attempts': res.attempts.length,
           'keel.route.reason': res.route?.reason ?? '', 'keel.route.fallbacks': res.route?.fallbacks.length ?? 0,
         });
+        if (this.env.KEEL_CAPTURE_CONTENT) await captureContent(this.bus, span, req, res);
         const taskType = req.taskType ?? 'none';
         tokens.inc({ model: res.model, direction: 'input', task_type: taskType }, res.usage.inputTokens);
         tokens.inc({ model: res.model, direction: 'output', task_type: taskType }, res.usage.outputTokens);
