@@ -97,6 +97,8 @@ describe('durable execution (five processes)', () => {
     it('task timeout: a task past its deadline (here waiting on a human) is timed out by the watchdog', async () => {
       const id = await submit('gated', [http('/ok'), { content: 'done' }]);
       await waitStatus(id, ['waiting_approval']);
+      // The backlog is visible to operators while the gate waits.
+      expect(await (await fetch(`${keel.url('approval')}/metrics`)).text()).toMatch(/keel_approvals_pending\{[^}]*kind="approve"[^}]*\} [1-9]/);
       const t = await waitStatus(id, ['timed_out'], 10_000);
       expect(t.error?.code).toBe('timeout');
       expect((await events(id)).map((e) => e.type)).toContain('task.timed_out');

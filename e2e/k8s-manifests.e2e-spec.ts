@@ -64,6 +64,11 @@ function definedMetrics(): Set<string> {
           names.add(m[2]);
           if (m[1] === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m[2] + s);
         }
+        // prom-client classes used directly (e.g. a gauge whose value is read at scrape time).
+        for (const m of readFileSync(path, 'utf8').matchAll(/new (Counter|Gauge|Histogram)\(\{\s*name:\s*'([a-zA-Z_:][a-zA-Z0-9_:]*)'/g)) {
+          names.add(m[2]);
+          if (m[1] === 'Histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m[2] + s);
+        }
       }
     }
   };
