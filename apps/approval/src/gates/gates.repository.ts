@@ -30,19 +30,8 @@ export interface Gate {
   decidedAt: Date | null;
 }
 
-export interface NewGate {
-  tenant: string;
-  taskId: string;
-  step: number;
-  callIndex: number;
-  agent: string;
-  tool: string;
-  arguments: Record<string, unknown>;
-  argsHash: string;
-  tier: RiskTier;
-  reason: string;
-  kind: GateKind;
-}
+/** What opening a gate needs: the call and the policy's answer (the rest is set by the repository). */
+export type NewGate = Pick<Gate, 'tenant' | 'taskId' | 'step' | 'callIndex' | 'agent' | 'tool' | 'arguments' | 'argsHash' | 'tier' | 'reason' | 'kind'>;
 
 export interface AuditEntry {
   tenant: string;
