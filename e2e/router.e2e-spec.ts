@@ -54,7 +54,7 @@ describe('router end to end (five processes, fake providers)', () => {
       env: {
         OPENAI_BASE_URL: openai.baseUrl, OPENAI_API_KEY: 'test-key', ANTHROPIC_BASE_URL: anthropic.baseUrl, ANTHROPIC_API_KEY: 'test-key',
         KEEL_PRICES_FILE: join(dir, 'prices.json'), KEEL_BUDGETS_FILE: join(dir, 'budgets.yaml'), KEEL_BUDGET_MAX_OUTPUT_TOKENS: '1',
-        KEEL_ROUTER_BASE_DELAY_MS: '5',
+        KEEL_ROUTER_BASE_DELAY_MS: '5', KEEL_BATCH_FLUSH_MS: '150', KEEL_BATCH_POLL_MS: '150',
       },
     });
     db = new Client({ connectionString: keel.db.url });
@@ -162,5 +162,74 @@ describe('router end to end (five processes, fake providers)', () => {
       return r.length === 2 ? r : undefined;
     }, 5000);
     expect(rows.map((r) => [r.model, Number(r.cost_usd)])).toEqual([['scripted/cheap', 2], ['scripted/strong', 3]]);
+  });
+
+  describe('batch mode (OpenAI Batch API)', () => {
+    const statusSeen = async (id: string) => {
+      const seen = new Set<string>();
+      const t = await waitFor(`task ${id}`, async () => {
+        const v = await api<TaskView>(`/v1/tasks/${id}`);
+        seen.add(v.status);
+        return ['succeeded', 'failed'].includes(v.status) ? v : undefined;
+      }, 30_000, 20);
+      return { t, seen };
+    };
+
+    afterEach(() => {
+      openai.batchOutcome = 'completed';
+      openai.pollsToFinish = 1;
+    });
+
+    it('parks the task while its turn waits in a batch, then finishes it at half the price', async () => {
+      openai.pollsToFinish = 3;
+      openai.enqueue({ kind: 'ok', content: 'batched answer', usage: { inputTokens: 1000, outputTokens: 500 } });
+      const id = await submit({ input: 'summarise overnight', agent: 'paid', mode: 'batch' });
+      const { t, seen } = await statusSeen(id);
+      expect(t).toMatchObject({ status: 'succeeded', output: 'batched answer', mode: 'batch', usage: { inputTokens: 1000, outputTokens: 500 } });
+      expect(seen.has('waiting_model')).toBe(true);
+      expect(t.usage.costUsd).toBeCloseTo(0.5 * (1000 * 0.15 + 500 * 0.6) / 1e6, 12);
+
+      const evs = await events(id);
+      const queued = evs.find((e) => e.type === 'model.batch_queued');
+      const completed = evs.find((e) => e.type === 'model.batch_completed');
+      expect(queued?.data).toMatchObject({ step: 1, itemId: `${id}:1` });
+      expect(completed?.data).toMatchObject({ step: 1, itemId: `${id}:1` });
+      // One model turn, one batch line: the resumed step collected the answer instead of asking again.
+      const batchId = String(completed?.data.batchId);
+      const lines = openai.batchInput(batchId);
+      expect(lines.filter((l) => l.custom_id === `${id}:1`)).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-4o-mini' } });
+      expect(lines[0].body.stream).toBeUndefined();
+      const usage = await db.query('SELECT batch, cost_usd FROM router.usage WHERE task_id = $1', [id]);
+      expect(usage.rows).toHaveLength(1);
+      expect(usage.rows[0].batch).toBe(true);
+      expect(Number(usage.rows[0].cost_usd)).toBeCloseTo(t.usage.costUsd, 10);
+    });
+
+    it('falls back to a realtime call when the batch expires, and says so in the events', async () => {
+      openai.batchOutcome = 'expired';
+      openai.enqueue({ kind: 'ok', content: 'realtime after all', usage: { inputTokens: 100, outputTokens: 10 } });
+      const { t } = await statusSeen(await submit({ input: 'this one will expire', agent: 'paid', mode: 'batch' }));
+      expect(t).toMatchObject({ status: 'succeeded', output: 'realtime after all' });
+      expect(t.usage.costUsd).toBeCloseTo((100 * 0.15 + 10 * 0.6) / 1e6, 12);
+      const failed = (await events(t.id)).find((e) => e.type === 'model.batch_failed');
+      expect(failed?.data).toMatchObject({ step: 1, fallback: 'realtime', error: { code: 'batch_expired' } });
+    });
+
+    it('refuses batch mode on a provider without a batch API, naming the reason', async () => {
+      const { t } = await statusSeen(await submit({ input: 'scripted has no batches', agent: 'budgeted', mode: 'batch' }));
+      expect(t.status).toBe('failed');
+      expect(t.error).toMatchObject({ code: 'invalid_request' });
+      expect(t.error?.message).toMatch(/model provider "scripted" has no batch API/);
+    });
+
+    it('rejects an unknown mode at submission', async () => {
+      const res = await fetch(`${keel.url('orchestrator')}/v1/tasks`, {
+        method: 'POST', headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ input: 'x', agent: 'paid', mode: 'overnight' }),
+      });
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(await res.json())).toMatch(/mode/);
+    });
   });
 });

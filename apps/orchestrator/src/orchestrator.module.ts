@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PrincipalResolver } from '@keel/service-kit';
 import { ApprovalDecisionsConsumer } from './approvals/approval-decisions.consumer';
+import { BatchSettledConsumer } from './batches/batch-settled.consumer';
 import { ApiKeysRepository } from './auth/api-keys.repository';
 import { AuthVerifyResponder } from './auth/auth-verify.responder';
 import { DbPrincipalResolver } from './auth/db-principal.resolver';
@@ -22,7 +23,7 @@ import { TasksService } from './tasks/tasks.service';
   providers: [
     AuthVerifyResponder,
     TaskRepository, TasksService, TasksMessageController, TaskWatchdog, CancellationRegistry, QueueMetrics,
-    CheckpointRepository, TaskEventsService, PeersClient, StepDispatcher, StepRunner, ApprovalDecisionsConsumer,
+    CheckpointRepository, TaskEventsService, PeersClient, StepDispatcher, StepRunner, ApprovalDecisionsConsumer, BatchSettledConsumer,
   ],
 })
 export class OrchestratorModule {}

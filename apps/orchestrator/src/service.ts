@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { envInt, portSchema } from '@keel/config';
 import type { ServiceDefinition } from '@keel/service-kit';
-import { Initial1764000000000 } from './migrations/1764000000000-initial';
+import { ORCHESTRATOR_MIGRATIONS } from './migrations';
 import { OrchestratorModule, orchestratorAuthProviders } from './orchestrator.module';
 import { openApiDocument } from './openapi/openapi';
 
@@ -25,7 +25,7 @@ export const orchestratorEnv = z.object({
 export const orchestratorService: ServiceDefinition<typeof orchestratorEnv> = {
   name: 'orchestrator',
   envSchema: orchestratorEnv,
-  migrations: [Initial1764000000000],
+  migrations: ORCHESTRATOR_MIGRATIONS,
   imports: () => [OrchestratorModule],
   providers: orchestratorAuthProviders,
   openapi: openApiDocument,

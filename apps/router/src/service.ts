@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { envBool, envInt, portSchema } from '@keel/config';
 import { ERROR_SCHEMA, errorResponses, NatsPrincipalResolver, PrincipalResolver } from '@keel/service-kit';
 import type { ServiceDefinition } from '@keel/service-kit';
-import { UsageBudgets1764000000010 } from './migrations/1764000000010-usage-budgets';
-import { Cache1764000000020 } from './migrations/1764000000020-cache';
+import { ROUTER_MIGRATIONS } from './migrations';
 import { cacheEnv } from './cache/openai-embedding';
 import { RouterModule } from './router.module';
 
@@ -14,7 +13,7 @@ export const routerEnv = cacheEnv.extend({
   OPENAI_API_KEY: z.string().optional(),
   ANTHROPIC_BASE_URL: z.string().optional(),
   ANTHROPIC_API_KEY: z.string().optional(),
-  /** JSON list of extra OpenAI-compatible or Anthropic providers: [{id, kind, baseUrl, apiKeyEnv?, stream?}]. */
+  /** JSON list of extra OpenAI-compatible or Anthropic providers: [{id, kind, baseUrl, apiKeyEnv?, stream?, batch?}]. */
   KEEL_PROVIDERS: z.string().optional(),
   /** Price table (JSON); the bundled apps/router/prices.json by default. */
   KEEL_PRICES_FILE: z.string().optional(),
@@ -40,12 +39,18 @@ export const routerEnv = cacheEnv.extend({
   KEEL_ROUTER_BREAKER_FAILURES: envInt(5, 1, 1000),
   /** How long an open breaker skips its deployment before one probe. */
   KEEL_ROUTER_BREAKER_COOLDOWN_MS: envInt(30_000, 100, 3_600_000),
+  /** Batch path: how often queued batch-mode turns are sent to the provider as one batch… */
+  KEEL_BATCH_FLUSH_MS: envInt(60_000, 100, 3_600_000),
+  /** …how often open batches are polled… */
+  KEEL_BATCH_POLL_MS: envInt(60_000, 100, 3_600_000),
+  /** …and at most this many turns per batch (OpenAI allows 50,000). */
+  KEEL_BATCH_MAX_ITEMS: envInt(1000, 1, 50_000),
 });
 
 export const routerService: ServiceDefinition<typeof routerEnv> = {
   name: 'router',
   envSchema: routerEnv,
-  migrations: [UsageBudgets1764000000010, Cache1764000000020],
+  migrations: ROUTER_MIGRATIONS,
   imports: () => [RouterModule],
   providers: [NatsPrincipalResolver, { provide: PrincipalResolver, useExisting: NatsPrincipalResolver }],
   openapi: {

@@ -2,16 +2,16 @@ export { Subjects, Streams, QueueGroups, Headers } from './subjects/subjects';
 export { KeelError, retryable } from './errors/keel-error';
 export type { ErrorCode, ErrorBody, KeelErrorOptions } from './errors/keel-error';
 export {
-  TASK_STATUSES, TaskStatusSchema, TERMINAL_STATUSES, isTerminal, SubmitTaskSchema, FeedbackSchema, taskIdFor,
+  TASK_STATUSES, TaskStatusSchema, TERMINAL_STATUSES, ACTIVE_STATUSES, isTerminal, TASK_MODES, TaskModeSchema, SubmitTaskSchema, FeedbackSchema, taskIdFor,
 } from './tasks/tasks';
-export type { TaskStatus, SubmitTask, Feedback, Usage, TaskView, TaskEvent } from './tasks/tasks';
+export type { TaskStatus, TaskMode, SubmitTask, Feedback, Usage, TaskView, TaskEvent } from './tasks/tasks';
 export { StepWorkSchema, stepMsgId } from './steps/steps';
 export type { StepWork } from './steps/steps';
 export {
   ToolCallSchema, ChatMessageSchema, UsageSchema, ScriptTurnSchema, ScriptSchema, ToolSpecSchema,
-  CompleteRequestSchema, CompleteResponseSchema, AttemptSchema,
+  CompleteRequestSchema, CompleteResponseSchema, AttemptSchema, BatchSubmitResponseSchema, BatchItemSettledSchema,
 } from './router/router';
-export type { ToolCall, ChatMessage, ScriptTurn, ToolSpec, CompleteRequest, CompleteResponse, Attempt } from './router/router';
+export type { ToolCall, ChatMessage, ScriptTurn, ToolSpec, CompleteRequest, CompleteResponse, Attempt, BatchSubmitResponse, BatchItemSettled } from './router/router';
 export {
   SCREEN_CHANNELS, ScreenChannelSchema, ScreenRequestSchema, ScreenResponseSchema, VerdictSchema,
 } from './guardrail/guardrail';

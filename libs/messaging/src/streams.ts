@@ -45,6 +45,16 @@ export const STREAMS = {
     max_msg_size: 256 * 1024,
     discard: DiscardPolicy.Old,
   },
+  batches: {
+    name: Streams.batches,
+    subjects: [Subjects.routerBatchSettled],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: nanos(10 * 60 * 1000),
+    max_age: nanos(7 * day),
+    max_msg_size: 64 * 1024,
+    discard: DiscardPolicy.Old,
+  },
   deadLetters: {
     name: Streams.deadLetters,
     subjects: [Subjects.deadLetterAll],

@@ -31,7 +31,7 @@ describe('CLI formatting', () => {
 
   it('summarises a task', () => {
     const task: TaskView = {
-      id: 't1', status: 'failed', agent: 'demo', input: 'hi', output: null, error: { code: 'step_failed', message: 'boom' }, steps: 3,
+      id: 't1', status: 'failed', agent: 'demo', mode: 'realtime', input: 'hi', output: null, error: { code: 'step_failed', message: 'boom' }, steps: 3,
       usage: { inputTokens: 10, outputTokens: 2, costUsd: 0.5 }, traceId: 'abc', conversationId: null, metadata: {},
       createdAt: local(9, 0, 0), updatedAt: local(9, 0, 2), finishedAt: local(9, 0, 2, 500),
     };

@@ -46,7 +46,7 @@ export function value(v: unknown, max = 120): string {
 export function statusColour(status: string): string {
   if (status === 'succeeded') return code.green;
   if (status === 'failed' || status === 'timed_out') return code.red;
-  if (status === 'cancelled' || status === 'waiting_approval') return code.yellow;
+  if (status === 'cancelled' || status === 'waiting_approval' || status === 'waiting_model') return code.yellow;
   return code.cyan;
 }
 

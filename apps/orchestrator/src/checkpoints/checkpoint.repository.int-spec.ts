@@ -4,7 +4,7 @@ import { migrate, openDatabase } from '@keel/persistence';
 import type { DataSource } from '@keel/persistence';
 import { createTestDatabase } from '@keel/testing';
 import type { TestDatabase } from '@keel/testing';
-import { Initial1764000000000 } from '../migrations/1764000000000-initial';
+import { ORCHESTRATOR_MIGRATIONS } from '../migrations';
 import { CheckpointRepository } from './checkpoint.repository';
 
 describe('CheckpointRepository on real Postgres', () => {
@@ -24,7 +24,7 @@ describe('CheckpointRepository on real Postgres', () => {
 
   beforeAll(async () => {
     pg = await createTestDatabase();
-    db = await openDatabase({ url: pg.url, schema: 'orchestrator', migrations: [Initial1764000000000] });
+    db = await openDatabase({ url: pg.url, schema: 'orchestrator', migrations: ORCHESTRATOR_MIGRATIONS });
     await migrate(db, 'orchestrator');
     repo = new CheckpointRepository(db);
   });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, preparedQuery } from '@keel/persistence';
-import type { ChatMessage, CompleteResponse, ErrorBody, TaskEvent, TaskStatus } from '@keel/contracts';
+import type { ChatMessage, CompleteResponse, ErrorBody, TaskEvent, TaskMode, TaskStatus } from '@keel/contracts';
 
 /** What a step needs to continue a task: the task row plus its transcript. */
 export interface TaskState {
@@ -10,6 +10,7 @@ export interface TaskState {
   userId: string | null;
   agent: string;
   status: TaskStatus;
+  mode: TaskMode;
   input: string;
   metadata: Record<string, unknown>;
   step: number;
@@ -55,7 +56,7 @@ export interface StepCommit {
 export const messageHash = (m: ChatMessage): string => createHash('sha256').update(JSON.stringify(m)).digest('hex');
 
 type StateRow = {
-  id: string; tenant: string; user_id: string | null; agent: string; status: TaskStatus; input: string;
+  id: string; tenant: string; user_id: string | null; agent: string; status: TaskStatus; mode: TaskMode; input: string;
   metadata: Record<string, unknown>; step: number; model_calls: number; pending: PendingTurn | null;
   traceparent: string | null; deadline_at: Date; created_at: Date; transcript: ChatMessage[];
 };
@@ -67,7 +68,7 @@ export class CheckpointRepository {
   /** One round trip: the task row and its transcript in order. */
   async load(taskId: string): Promise<TaskState | null> {
     const rows = await preparedQuery<StateRow>(this.db, 'keel_load_task',
-      `SELECT t.id, t.tenant, t.user_id, t.agent, t.status, t.input, t.metadata, t.step, t.model_calls, t.pending,
+      `SELECT t.id, t.tenant, t.user_id, t.agent, t.status, t.mode, t.input, t.metadata, t.step, t.model_calls, t.pending,
               t.traceparent, t.deadline_at, t.created_at,
               COALESCE((SELECT json_agg(m.content ORDER BY tm.idx)
                           FROM orchestrator.task_messages tm
@@ -79,7 +80,7 @@ export class CheckpointRepository {
     const r = rows[0];
     if (!r) return null;
     return {
-      id: r.id, tenant: r.tenant, userId: r.user_id, agent: r.agent, status: r.status, input: r.input,
+      id: r.id, tenant: r.tenant, userId: r.user_id, agent: r.agent, status: r.status, mode: r.mode, input: r.input,
       metadata: r.metadata, step: r.step, modelCalls: r.model_calls, transcript: r.transcript, pending: r.pending,
       traceparent: r.traceparent, deadlineAt: new Date(r.deadline_at), createdAt: new Date(r.created_at),
     };

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import {
-  ApprovalCheckResponseSchema, CompleteResponseSchema, ExecuteToolResponseSchema, ScreenResponseSchema, Subjects, ToolSpecSchema,
+  ApprovalCheckResponseSchema, BatchSubmitResponseSchema, CompleteResponseSchema, ExecuteToolResponseSchema, ScreenResponseSchema, Subjects, ToolSpecSchema,
 } from '@keel/contracts';
 import type {
-  ApprovalCheckRequest, ApprovalCheckResponse, CompleteRequest, CompleteResponse, ExecuteToolRequest, ExecuteToolResponse,
+  ApprovalCheckRequest, ApprovalCheckResponse, BatchSubmitResponse, CompleteRequest, CompleteResponse, ExecuteToolRequest, ExecuteToolResponse,
   ScreenRequest, ScreenResponse, ToolSpec,
 } from '@keel/contracts';
 import { Bus } from '@keel/messaging';
@@ -18,6 +18,7 @@ import { Bus } from '@keel/messaging';
  */
 const SCREEN_TIMEOUT_MS = 5_000;
 const APPROVAL_TIMEOUT_MS = 5_000;
+const BATCH_SUBMIT_TIMEOUT_MS = 10_000;
 const REPLY_MARGIN_MS = 2_000;
 
 @Injectable()
@@ -33,6 +34,11 @@ export class PeersClient {
   complete(req: CompleteRequest): Promise<CompleteResponse> {
     const timeoutMs = Math.max(1000, req.deadline - Date.now() + REPLY_MARGIN_MS);
     return this.bus.request(Subjects.routerComplete, req, CompleteResponseSchema, { timeoutMs });
+  }
+
+  /** Batch mode: queue the turn for the provider's batch API, or collect its result (idempotent per task step). */
+  submitBatch(req: CompleteRequest): Promise<BatchSubmitResponse> {
+    return this.bus.request(Subjects.routerBatchSubmit, req, BatchSubmitResponseSchema, { timeoutMs: BATCH_SUBMIT_TIMEOUT_MS });
   }
 
   execute(req: ExecuteToolRequest): Promise<ExecuteToolResponse> {

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap } from '@nestjs/common';
-import { KeelError, ScriptSchema, StepWorkSchema } from '@keel/contracts';
+import { ACTIVE_STATUSES, KeelError, ScriptSchema, StepWorkSchema } from '@keel/contracts';
 import type {
-  Agent, Attempt, CallDecision, ChatMessage, CompleteResponse, DeadLetter, ErrorBody, ExecuteToolResponse, StepWork, TaskStatus, ToolCall, ToolSpec,
+  Agent, Attempt, CallDecision, ChatMessage, CompleteRequest, CompleteResponse, DeadLetter, ErrorBody, ExecuteToolResponse, StepWork, TaskStatus, ToolCall, ToolSpec,
 } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import type { DeliveryContext } from '@keel/messaging';
@@ -110,7 +110,7 @@ export class StepRunner implements OnApplicationBootstrap {
       log.warn({ checkpoint_step: state.step }, 'out-of-order step work item; dropping');
       return;
     }
-    if (state.status === 'waiting_approval' && work.reason !== 'resume') return;
+    if ((state.status === 'waiting_approval' || state.status === 'waiting_model') && work.reason !== 'resume') return;
 
     const agent = this.agents.get(state.agent);
     const started = performance.now();
@@ -132,7 +132,7 @@ export class StepRunner implements OnApplicationBootstrap {
           result = this.finish(work.step, 'failed', { error: e.toJSON() }, [...progress.events, { type: 'step.failed', data: { step: work.step, error: e.toJSON() } }]);
         }
         span.setAttribute('keel.step.status', result.status);
-        const expectStatus: TaskStatus[] = ['queued', 'running', 'waiting_approval'];
+        const expectStatus = [...ACTIVE_STATUSES];
         const { committed, events } = await this.checkpoints.commit({ ...result, taskId: state.id, expectStep: state.step, expectStatus });
         if (!committed) {
           stepsTotal.inc({ agent: state.agent, outcome: 'discarded' });
@@ -203,7 +203,13 @@ export class StepRunner implements OnApplicationBootstrap {
     } else {
       this.cancellation.checkpoint(state.id);
       try {
-        turn = await this.callModel(state, agent, step, [...state.transcript, ...newMessages], stepDeadline, specs);
+        const messages = [...state.transcript, ...newMessages];
+        const answered = state.mode === 'batch'
+          ? await this.batchTurn(state, agent, step, messages, stepDeadline, specs, events)
+          : await this.callModel(state, agent, step, messages, stepDeadline, specs);
+        // Parked: the turn waits in a provider batch; the router's settle message resumes this step.
+        if (answered === null) return { step: step - 1, status: 'waiting_model', messages: [], events, pending: null, error: null };
+        turn = answered;
       } catch (err) {
         const e = KeelError.wrap(err);
         if (e.retryable) throw e;
@@ -254,7 +260,7 @@ export class StepRunner implements OnApplicationBootstrap {
     const sideEffects = calls.some((c) => specs.find((s) => s.name === c.name)?.idempotency !== 'pure');
     if (sideEffects && !progress.turnBooked && repetition.action === 'run') {
       const pending = await this.checkpoints.commit({
-        taskId: state.id, step: step - 1, expectStep: state.step, expectStatus: ['queued', 'running', 'waiting_approval'],
+        taskId: state.id, step: step - 1, expectStep: state.step, expectStatus: [...ACTIVE_STATUSES],
         status: 'running', messages: [], events: events.splice(0), modelCalls, usage, pending: { step, turn }, error: null,
         // Two runners of one step (a redelivery racing a live runner) must not both book a turn.
         expectNoPending: true,
@@ -370,15 +376,39 @@ export class StepRunner implements OnApplicationBootstrap {
   }
 
   private async callModel(state: TaskState, agent: Agent, step: number, messages: ChatMessage[], deadline: number, specs: ToolSpec[]): Promise<CompleteResponse> {
+    return this.peers.complete(this.completeRequest(state, agent, step, messages, deadline, specs));
+  }
+
+  /**
+   * Batch mode: the first run of a step queues the turn (null: park the task as
+   * `waiting_model`); the run resumed by the router's settle message collects the
+   * answer. A batch that failed or expired falls back to a realtime call, so the
+   * task still finishes, at the realtime price.
+   */
+  private async batchTurn(state: TaskState, agent: Agent, step: number, messages: ChatMessage[], deadline: number, specs: ToolSpec[], events: NewEvent[]): Promise<CompleteResponse | null> {
+    const res = await this.peers.submitBatch(this.completeRequest(state, agent, step, messages, deadline, specs));
+    if (res.status === 'pending') {
+      events.push({ type: 'model.batch_queued', data: { step, itemId: res.itemId, queuedAt: res.queuedAt, ...(res.batchId ? { batchId: res.batchId } : {}) } });
+      return null;
+    }
+    if (res.status === 'completed') {
+      events.push({ type: 'model.batch_completed', data: { step, itemId: res.itemId, batchId: res.batchId } });
+      return res.response;
+    }
+    events.push({ type: 'model.batch_failed', data: { step, itemId: res.itemId, error: res.error, fallback: 'realtime' } });
+    return this.callModel(state, agent, step, messages, deadline, specs);
+  }
+
+  private completeRequest(state: TaskState, agent: Agent, step: number, messages: ChatMessage[], deadline: number, specs: ToolSpec[]): CompleteRequest {
     const script = this.scriptFor(state, agent);
     // The scripted model needs no schemas; real providers get name, description and parameters.
     const tools = agent.model.startsWith('scripted/') ? [] : specs.map(({ name, description, parameters }) => ({ name, description, parameters }));
-    return this.peers.complete({
+    return {
       taskId: state.id, tenant: state.tenant, agent: agent.name, step, model: agent.model, messages, tools,
       script, scriptCursor: state.modelCalls, deadline,
       ...(state.userId ? { userId: state.userId } : {}),
       ...(typeof state.metadata?.taskType === 'string' ? { taskType: state.metadata.taskType.slice(0, 100) } : {}),
-    });
+    };
   }
 
   /** `metadata.script` of the task wins over the agent's script (design.md: the scripted provider takes either). */
@@ -408,10 +438,10 @@ export class StepRunner implements OnApplicationBootstrap {
   private async onStepDeadLettered(work: StepWork | undefined, letter: DeadLetter): Promise<void> {
     if (!work) return;
     const state = await this.checkpoints.load(work.taskId);
-    if (!state || !['queued', 'running', 'waiting_approval'].includes(state.status)) return;
+    if (!state || !ACTIVE_STATUSES.includes(state.status)) return;
     const error = { code: 'step_failed' as const, message: `step ${work.step} could not be processed: ${letter.error.message}`, details: { deadLetterId: letter.id } };
     const { committed, events } = await this.checkpoints.commit({
-      taskId: state.id, step: work.step, expectStep: state.step, expectStatus: ['queued', 'running', 'waiting_approval'],
+      taskId: state.id, step: work.step, expectStep: state.step, expectStatus: [...ACTIVE_STATUSES],
       status: 'failed', messages: [], error, pending: null, finished: true,
       events: [{ type: 'task.failed', data: { step: work.step, error } }],
     });

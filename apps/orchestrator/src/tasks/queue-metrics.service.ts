@@ -12,6 +12,7 @@ const CONSUMERS = [
   { stream: Streams.steps, consumer: 'orchestrator-steps' },
   { stream: Streams.tasks, consumer: 'orchestrator-intake' },
   { stream: Streams.approvals, consumer: 'orchestrator-approvals' },
+  { stream: Streams.batches, consumer: 'orchestrator-batches' },
 ];
 
 /** Queue depth and consumer lag of the orchestrator's JetStream consumers, read from the server every 10 s. */

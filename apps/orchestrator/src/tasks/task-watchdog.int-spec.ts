@@ -8,7 +8,7 @@ import { createLogger } from '@keel/telemetry';
 import { createTestDatabase, startNats, waitFor } from '@keel/testing';
 import type { TestDatabase, TestNats } from '@keel/testing';
 import { TaskEventsService } from '../events/task-events.service';
-import { Initial1764000000000 } from '../migrations/1764000000000-initial';
+import { ORCHESTRATOR_MIGRATIONS } from '../migrations';
 import { StepDispatcher } from '../steps/step.dispatcher';
 import { TaskWatchdog } from './task-watchdog.service';
 
@@ -38,7 +38,7 @@ describe('TaskWatchdog on real Postgres and NATS', () => {
   beforeAll(async () => {
     nats = await startNats();
     pg = await createTestDatabase();
-    db = await openDatabase({ url: pg.url, schema: 'orchestrator', migrations: [Initial1764000000000] });
+    db = await openDatabase({ url: pg.url, schema: 'orchestrator', migrations: ORCHESTRATOR_MIGRATIONS });
     await migrate(db, 'orchestrator');
     bus = await Bus.connect({ url: nats.url, service: 'test', logger });
     await bus.consume({ stream: STREAMS.steps, durable: 'probe', schema: StepWorkSchema, handler: async (w) => { published.push(w); } });

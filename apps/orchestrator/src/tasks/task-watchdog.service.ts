@@ -62,7 +62,7 @@ export class TaskWatchdog implements OnApplicationBootstrap, OnApplicationShutdo
       `WITH t AS (
          UPDATE orchestrator.tasks SET status = 'timed_out', finished_at = now(), updated_at = now(), pending = NULL, event_seq = event_seq + 1,
                 error = jsonb_build_object('code', 'timeout', 'message', 'the task exceeded its time limit')
-          WHERE status IN ('queued','running','waiting_approval') AND deadline_at < now()
+          WHERE status IN ('queued','running','waiting_approval','waiting_model') AND deadline_at < now()
           RETURNING id, event_seq, step
        ), e AS (
          INSERT INTO orchestrator.task_events (task_id, seq, type, data)

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from '@keel/persistence';
-import type { TaskEvent, TaskStatus, TaskView } from '@keel/contracts';
+import type { TaskEvent, TaskMode, TaskStatus, TaskView } from '@keel/contracts';
 
 export interface NewTask {
   id: string;
@@ -8,6 +8,7 @@ export interface NewTask {
   userId: string | null;
   agent: string;
   source: 'rest' | 'nats';
+  mode: TaskMode;
   input: string;
   metadata: Record<string, unknown>;
   conversationId: string | null;
@@ -18,7 +19,7 @@ export interface NewTask {
 }
 
 type TaskRow = {
-  id: string; tenant: string; agent: string; status: TaskStatus; input: string; output: string | null;
+  id: string; tenant: string; agent: string; status: TaskStatus; mode: TaskMode; input: string; output: string | null;
   error: TaskView['error']; step: number; input_tokens: string; output_tokens: string; cost_usd: number;
   trace_id: string | null; conversation_id: string | null; metadata: Record<string, unknown>;
   created_at: Date; updated_at: Date; finished_at: Date | null;
@@ -28,6 +29,7 @@ const toView = (r: TaskRow): TaskView => ({
   id: r.id,
   status: r.status,
   agent: r.agent,
+  mode: r.mode,
   input: r.input,
   output: r.output,
   error: r.error,
@@ -54,15 +56,15 @@ export class TaskRepository {
     const rows: { id: string; status: TaskStatus }[] = await this.db.query(
       `WITH t AS (
          INSERT INTO orchestrator.tasks (id, tenant, user_id, agent, status, source, input, metadata, conversation_id,
-                                         idempotency_key, trace_id, traceparent, deadline_at, event_seq)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, 1)
+                                         idempotency_key, trace_id, traceparent, deadline_at, event_seq, mode)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, 1, $14)
          ON CONFLICT (tenant, idempotency_key) DO NOTHING
          RETURNING id, status
        ), e AS (
          INSERT INTO orchestrator.task_events (task_id, seq, type, data) SELECT id, 1, 'task.submitted', $13::jsonb FROM t
        )
        SELECT id, status FROM t`,
-      [t.id, t.tenant, t.userId, t.agent, t.source, t.input, JSON.stringify(t.metadata), t.conversationId, t.idempotencyKey, t.traceId, t.traceparent, t.deadlineAt, JSON.stringify(event)],
+      [t.id, t.tenant, t.userId, t.agent, t.source, t.input, JSON.stringify(t.metadata), t.conversationId, t.idempotencyKey, t.traceId, t.traceparent, t.deadlineAt, JSON.stringify(event), t.mode],
     );
     if (rows[0]) return { created: true, id: rows[0].id, status: rows[0].status, step: 0, traceparent: t.traceparent };
     const existing: { id: string; status: TaskStatus; step: number; traceparent: string | null }[] = await this.db.query(
@@ -75,7 +77,7 @@ export class TaskRepository {
   /** Tenant-scoped: another tenant's task is simply not found. */
   async get(tenant: string, id: string): Promise<TaskView | null> {
     const rows: TaskRow[] = await this.db.query(
-      `SELECT id, tenant, agent, status, input, output, error, step, input_tokens, output_tokens, cost_usd, trace_id,
+      `SELECT id, tenant, agent, status, mode, input, output, error, step, input_tokens, output_tokens, cost_usd, trace_id,
               conversation_id, metadata, created_at, updated_at, finished_at
          FROM orchestrator.tasks WHERE id = $1 AND tenant = $2`,
       [id, tenant],
@@ -97,7 +99,7 @@ export class TaskRepository {
       `WITH t AS (
          UPDATE orchestrator.tasks SET status = 'cancelled', finished_at = now(), updated_at = now(), event_seq = event_seq + 1,
                 pending = NULL, error = '{"code":"cancelled","message":"cancelled on request"}'::jsonb
-          WHERE id = $1 AND tenant = $2 AND status IN ('queued','running','waiting_approval')
+          WHERE id = $1 AND tenant = $2 AND status IN ('queued','running','waiting_approval','waiting_model')
           RETURNING id, event_seq
        ), e AS (
          INSERT INTO orchestrator.task_events (task_id, seq, type, data)

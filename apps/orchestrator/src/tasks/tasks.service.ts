@@ -48,11 +48,11 @@ export class TasksService {
       attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': agent.name, 'keel.tenant': ctx.tenant, 'keel.task.source': ctx.source },
     }, async (span) => {
       const result = await this.tasks.create({
-        id, tenant: ctx.tenant, userId: body.userId ?? null, agent: agent.name, source: ctx.source, input: body.input,
+        id, tenant: ctx.tenant, userId: body.userId ?? null, agent: agent.name, source: ctx.source, mode: body.mode ?? 'realtime', input: body.input,
         metadata: body.metadata ?? {}, conversationId: body.conversationId ?? null, idempotencyKey: ctx.idempotencyKey ?? null,
         traceId: currentTraceId() ?? null, traceparent: traceparentOf() ?? null,
         deadlineAt: new Date(Date.now() + agent.limits.taskTimeoutMs),
-      }, { agent: agent.name, source: ctx.source });
+      }, { agent: agent.name, source: ctx.source, mode: body.mode ?? 'realtime' });
       span.setAttribute('keel.task.id', result.id);
       span.setAttribute('keel.task.duplicate', !result.created);
       if (result.created) {

@@ -145,6 +145,30 @@ export class BudgetAccountant implements OnApplicationBootstrap, OnApplicationSh
     };
   }
 
+  /**
+   * A batched turn: keep its reservation past the stale sweep until the batch
+   * can no longer complete (the provider's window plus a margin).
+   */
+  async holdForBatch(admission: Admission, until: Date): Promise<void> {
+    if (admission.reservation) await this.ledger.hold(admission.reservation, until);
+  }
+
+  /**
+   * Settles a batched turn at the batch price. Idempotent (a poll that re-runs
+   * after a crash records nothing twice): the usage row's id is the
+   * reservation's, or `usageId` when no budget applies.
+   */
+  async settleBatch(req: CompleteRequest, admission: Admission, res: CompleteResponse, usageId: string): Promise<CompleteResponse['budget']> {
+    const reservation = admission.reservation ?? { id: usageId, taskId: req.taskId, estimateUsd: 0, lines: [] };
+    const { alerts } = await this.ledger.settle(reservation, {
+      tenant: req.tenant, userId: req.userId, agent: req.agent, taskId: req.taskId, step: req.step, model: res.model, usage: ownUsage(res), batch: true,
+    });
+    for (const alert of alerts) this.alert(alert);
+    return admission.reservation
+      ? { alerts: alerts.map(({ scope, period, threshold, limitUsd, spentUsd }) => ({ scope, period, threshold, limitUsd, spentUsd })) }
+      : undefined;
+  }
+
   async release(admission: Admission): Promise<void> {
     if (admission.reservation) await this.ledger.release(admission.reservation).catch((err: unknown) => this.logger.warn({ err }, 'could not release a budget reservation'));
   }

@@ -4,7 +4,7 @@ import { migrate, openDatabase } from '@keel/persistence';
 import type { DataSource } from '@keel/persistence';
 import { createTestDatabase } from '@keel/testing';
 import type { TestDatabase } from '@keel/testing';
-import { UsageBudgets1764000000010 } from '../migrations/1764000000010-usage-budgets';
+import { ROUTER_MIGRATIONS } from '../migrations';
 import { costUsd, DEFAULT_PRICES } from '../pricing/price-table';
 import type { PriceTable } from '../pricing/price-table';
 import { BudgetGuard } from './budget.guard';
@@ -30,8 +30,8 @@ describe('BudgetLedger on real Postgres', () => {
 
   beforeAll(async () => {
     pg = await createTestDatabase();
-    db = await openDatabase({ url: pg.url, schema: 'router', migrations: [UsageBudgets1764000000010], poolSize: 20 });
-    expect(await migrate(db, 'router')).toEqual(['UsageBudgets1764000000010']);
+    db = await openDatabase({ url: pg.url, schema: 'router', migrations: ROUTER_MIGRATIONS, poolSize: 20 });
+    expect(await migrate(db, 'router')).toEqual(ROUTER_MIGRATIONS.map((m) => m.name));
     ledger = new BudgetLedger(db, { prices: PRICES, onAlert: (a) => void alerts.push(a) });
   });
   beforeEach(() => {
@@ -111,6 +111,21 @@ describe('BudgetLedger on real Postgres', () => {
     expect(await ledger.releaseStale(60_000)).toBeGreaterThanOrEqual(1);
     expect(await spendRow(`tenant:${tenant}`, 'day:2026-11-24')).toMatchObject({ reserved_usd: '0.0000000000' });
     expect(await spendRow(`tenant:${tenant}`, 'month:2026-11')).toMatchObject({ reserved_usd: '0.0000000000' });
+  });
+
+  it('keeps a held (batch) reservation through the sweep until its hold ends, and bills it at the batch price', async () => {
+    const tenant = `t-${randomUUID()}`;
+    const plan = tenantPlan(tenant, `tenants: {"${tenant}": {daily: {limitUsd: 1}}}`);
+    const r = await ledger.reserve({ taskId: 'held', lines: plan.lines, estimateUsd: 0.5 });
+    if (!r.ok) throw new Error('expected a reservation');
+    await ledger.hold(r.reservation, new Date(Date.now() + 3_600_000));
+    await db.query(`UPDATE router.budget_reservations SET created_at = now() - interval '1 hour' WHERE task_id = 'held'`);
+    await ledger.releaseStale(60_000);
+    expect(await spendRow(`tenant:${tenant}`, 'day:2026-11-24')).toMatchObject({ reserved_usd: '0.5000000000' });
+    const usage = { inputTokens: 1_000_000, outputTokens: 0 };
+    const settled = await ledger.settle(r.reservation, { tenant, agent: 'a', taskId: 'held', step: 1, model: 'openai/gpt-4o-mini', usage, batch: true });
+    expect(settled.costUsd).toBeCloseTo(0.075, 10);
+    expect(await spendRow(`tenant:${tenant}`, 'day:2026-11-24')).toMatchObject({ reserved_usd: '0.0000000000', spent_usd: '0.0750000000' });
   });
 
   it('enforces the day and the month together', async () => {

@@ -70,6 +70,8 @@ export interface SettleInput {
   usage: Usage;
   /** Answered from the response cache: recorded, costs 0. */
   cacheHit?: boolean;
+  /** Answered through the provider's batch API: billed at the batch price. */
+  batch?: boolean;
 }
 
 export interface SettleResult {
@@ -208,16 +210,16 @@ export class BudgetLedger {
    * spend: the tokens were paid for.
    */
   async settle(reservation: Reservation, input: SettleInput): Promise<SettleResult> {
-    const costUsd = input.cacheHit ? 0 : quote(input.model, input.usage, this.prices).costUsd;
+    const costUsd = input.cacheHit ? 0 : quote(input.model, input.usage, this.prices, { batch: input.batch }).costUsd;
     const lines = uniqueRows(reservation.lines);
     const scopes = lines.map((l) => l.scope);
     const periods = lines.map((l) => l.period);
     const result = await this.transaction<SettleResult>(async (qr) => {
       const inserted = await rows(qr,
-        `INSERT INTO router.usage (id, tenant, user_id, agent, task_id, step, model, input_tokens, cached_input_tokens, output_tokens, cost_usd, cache_hit)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::numeric, $12) ON CONFLICT (id) DO NOTHING RETURNING 1`,
+        `INSERT INTO router.usage (id, tenant, user_id, agent, task_id, step, model, input_tokens, cached_input_tokens, output_tokens, cost_usd, cache_hit, batch)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::numeric, $12, $13) ON CONFLICT (id) DO NOTHING RETURNING 1`,
         [reservation.id, input.tenant, input.userId ?? null, input.agent, input.taskId, input.step, input.model,
-          input.usage.inputTokens, Math.min(input.usage.cachedInputTokens ?? 0, input.usage.inputTokens), input.usage.outputTokens, money(costUsd), input.cacheHit === true],
+          input.usage.inputTokens, Math.min(input.usage.cachedInputTokens ?? 0, input.usage.inputTokens), input.usage.outputTokens, money(costUsd), input.cacheHit === true, input.batch === true],
       );
       if (inserted.length === 0) return { commit: false, value: { settled: false, costUsd, alerts: [] } };
       const held = await rows<{ estimate_usd: string }>(qr, 'DELETE FROM router.budget_reservations WHERE id = $1 RETURNING estimate_usd', [reservation.id]);
@@ -265,10 +267,16 @@ export class BudgetLedger {
     return this.transaction<number>(async (qr) => {
       const held = await rows<{ scopes: string[]; periods: string[]; estimate_usd: string }>(qr,
         `DELETE FROM router.budget_reservations WHERE created_at < now() - ($1::bigint * interval '1 millisecond')
+           AND (hold_until IS NULL OR hold_until < now())
          RETURNING scopes, periods, estimate_usd`, [Math.max(0, Math.floor(olderThanMs))]);
       if (held.length > 0) await this.unreserve(qr, held);
       return { commit: true, value: held.length };
     });
+  }
+
+  /** Keeps a reservation from the stale sweep until `until` (a batch turn settles hours later). */
+  async hold(reservation: Pick<Reservation, 'id'>, until: Date): Promise<void> {
+    await this.db.query('UPDATE router.budget_reservations SET hold_until = $2 WHERE id = $1', [reservation.id, until]);
   }
 
   /** The scope's rows for the current day and month (only rows that exist, i.e. budgets that were used). */

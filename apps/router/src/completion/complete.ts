@@ -92,7 +92,7 @@ export async function complete(req: CompleteRequest, deps: CompleteDeps): Promis
     const record: Attempt = { attempt, latencyMs: Math.max(0, now() - started) };
     attempts.push(record);
 
-    if (outcome.ok) return respond(req, outcome.result, attempts, scriptTurnsConsumed, deps);
+    if (outcome.ok) return toCompleteResponse(req, outcome.result, attempts, scriptTurnsConsumed, deps);
 
     const failure = outcome.error;
     record.error = { code: failure.code, message: failure.message };
@@ -114,7 +114,7 @@ export async function complete(req: CompleteRequest, deps: CompleteDeps): Promis
   }
 }
 
-function splitModel(model: string): { providerId: string; modelName: string } {
+export function splitModel(model: string): { providerId: string; modelName: string } {
   const slash = model.indexOf('/');
   if (slash <= 0 || slash === model.length - 1) {
     throw new KeelError('invalid_request', `model ids are provider/model, e.g. scripted/default (got "${model}")`);
@@ -132,12 +132,16 @@ function normalize(err: unknown, signal: AbortSignal): KeelError {
   return KeelError.wrap(err, 'provider_error');
 }
 
-function respond(req: CompleteRequest, result: ProviderResult, attempts: Attempt[], scriptTurnsConsumed: number, deps: CompleteDeps): CompleteResponse {
+/** A provider's answer as the router's response: usage (counted when the provider reports none) and cost. */
+export function toCompleteResponse(
+  req: CompleteRequest, result: ProviderResult, attempts: Attempt[], scriptTurnsConsumed: number,
+  deps: Pick<CompleteDeps, 'prices' | 'onUnpricedModel'> & { batch?: boolean },
+): CompleteResponse {
   const toolCalls = result.toolCalls;
   const usage = result.usage
     ? { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, ...(result.usage.cachedInputTokens ? { cachedInputTokens: result.usage.cachedInputTokens } : {}) }
     : { inputTokens: countPromptTokens(req.messages, req.tools), outputTokens: countOutputTokens(result.content, toolCalls) };
-  const cost = quote(req.model, usage, deps.prices ?? DEFAULT_PRICES);
+  const cost = quote(req.model, usage, deps.prices ?? DEFAULT_PRICES, { batch: deps.batch });
   if (!cost.priced) deps.onUnpricedModel?.(req.model);
   const response: CompleteResponse = {
     model: req.model,

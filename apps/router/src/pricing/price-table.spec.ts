@@ -39,6 +39,14 @@ describe('price table', () => {
     expect(costUsd('vllm/qwen', { inputTokens: 1_000_000, outputTokens: 0 }, { 'vllm/*': { inputPerMTok: 0.01, outputPerMTok: 0.02 } })).toBe(0.01);
   });
 
+  it('bills batch calls at the batch factor (half by default, per model when set)', () => {
+    const usage = { inputTokens: 1000, outputTokens: 500 };
+    expect(quote('openai/gpt-4o', usage, DEFAULT_PRICES, { batch: true }).costUsd).toBeCloseTo(0.0075 / 2, 12);
+    const table = parsePriceTable(JSON.stringify({ models: { 'x/m': { inputPerMTok: 1, outputPerMTok: 2, cachedInputPerMTok: 1, batchFactor: 0.6 } } }), 't');
+    expect(quote('x/m', usage, table, { batch: true }).costUsd).toBeCloseTo(0.6 * (1000 * 1 + 500 * 2) / 1e6, 12);
+    expect(() => parsePriceTable(JSON.stringify({ models: { 'x/m': { inputPerMTok: 1, outputPerMTok: 2, cachedInputPerMTok: 1, batchFactor: 1.5 } } }), 't')).toThrow(/batchFactor/);
+  });
+
   it('prices cached input tokens at the cached rate, as part of the input', () => {
     // 1M input of which 400k cached, 100k output on gpt-4o: 600k × 2.5 + 400k × 1.25 + 100k × 10, per 1M.
     expect(costUsd('openai/gpt-4o', { inputTokens: 1_000_000, cachedInputTokens: 400_000, outputTokens: 100_000 })).toBe(3);

@@ -11,7 +11,12 @@ export interface ModelPrice {
   cachedInputPerMTok?: number;
   /** A made-up price (not a real bill), e.g. for the scripted model. */
   nominal?: boolean;
+  /** Share of the price paid through the provider's batch API; DEFAULT_BATCH_FACTOR when absent. */
+  batchFactor?: number;
 }
+
+/** OpenAI's Batch API bills half the list price for input and output. */
+export const DEFAULT_BATCH_FACTOR = 0.5;
 
 export type PriceTable = Readonly<Record<string, ModelPrice>>;
 
@@ -28,7 +33,7 @@ export const PriceFileSchema = z.object({
   asOf: z.string().optional(),
   models: z.record(
     z.string().regex(MODEL_KEY, 'model keys are provider/model or provider/*'),
-    z.object({ inputPerMTok: perMTok, outputPerMTok: perMTok, cachedInputPerMTok: perMTok, nominal: z.boolean().optional() }).strict(),
+    z.object({ inputPerMTok: perMTok, outputPerMTok: perMTok, cachedInputPerMTok: perMTok, nominal: z.boolean().optional(), batchFactor: z.number().gt(0).max(1).optional() }).strict(),
   ),
 }).strict();
 export type PriceFile = z.infer<typeof PriceFileSchema>;
@@ -109,13 +114,19 @@ function lookup(table: PriceTable, key: string): ModelPrice | undefined {
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
-export function quote(model: string, usage: Usage, table: PriceTable = DEFAULT_PRICES): CostQuote {
+export interface QuoteOptions {
+  /** Billed through the provider's batch API (`batchFactor` of the price). */
+  batch?: boolean;
+}
+
+export function quote(model: string, usage: Usage, table: PriceTable = DEFAULT_PRICES, options: QuoteOptions = {}): CostQuote {
   const price = priceFor(model, table);
   if (!price) return { costUsd: 0, priced: false, nominal: false };
   // Cached tokens are a subset of the input; more than the input would bill negative uncached tokens.
   const cached = Math.min(Math.max(0, usage.cachedInputTokens ?? 0), usage.inputTokens);
+  const factor = options.batch ? (price.batchFactor ?? DEFAULT_BATCH_FACTOR) : 1;
   const raw =
-    ((usage.inputTokens - cached) * price.inputPerMTok + cached * (price.cachedInputPerMTok ?? price.inputPerMTok) + usage.outputTokens * price.outputPerMTok) /
+    (factor * ((usage.inputTokens - cached) * price.inputPerMTok + cached * (price.cachedInputPerMTok ?? price.inputPerMTok) + usage.outputTokens * price.outputPerMTok)) /
     1_000_000;
   // Round off float noise (0.1 + 0.2) below a millionth of a cent.
   return { costUsd: Math.round(raw * 1e12) / 1e12, priced: true, nominal: price.nominal === true };

@@ -50,7 +50,7 @@ export function retryAfterMs(headers: Headers, now: number = Date.now()): number
 }
 
 /** A non-2xx answer: status, Retry-After and the provider's own message. */
-async function statusError(provider: string, res: Response, signal: AbortSignal): Promise<ProviderError> {
+export async function statusError(provider: string, res: Response, signal: AbortSignal): Promise<ProviderError> {
   let text = '';
   try {
     text = await res.text();

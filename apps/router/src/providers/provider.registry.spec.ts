@@ -2,7 +2,7 @@ import { ConfigError } from '@keel/config';
 import { KeelError } from '@keel/contracts';
 import { AnthropicProvider } from './anthropic.provider';
 import { OpenAiCompatibleProvider } from './openai.provider';
-import { buildProviders, MissingKeyProvider, parseDeclaredProviders } from './provider.registry';
+import { buildBatchClients, buildProviders, MissingKeyProvider, parseDeclaredProviders } from './provider.registry';
 import type { ProviderCall } from './provider';
 import { ScriptedProvider } from './scripted.provider';
 import { FakeOpenAiServer } from '@keel/testing';
@@ -84,6 +84,25 @@ describe('buildProviders', () => {
   it('rejects a bad base URL for a built-in provider', () => {
     expect(configError(() => buildProviders({ OPENAI_BASE_URL: 'api.openai.com/v1' })).problems)
       .toEqual(['OPENAI_BASE_URL: must be an http:// or https:// URL (got "api.openai.com/v1")']);
+  });
+});
+
+describe('buildBatchClients', () => {
+  it('offers the Batch API for openai (when keyed) and for declared providers that opt in', () => {
+    const env = {
+      OPENAI_API_KEY: 'k', VLLM_KEY: 'v',
+      KEEL_PROVIDERS: JSON.stringify([
+        { id: 'azure', kind: 'openai', baseUrl: 'https://a.example/v1', batch: true },
+        { id: 'vllm', kind: 'openai', baseUrl: 'http://vllm:8000/v1', apiKeyEnv: 'VLLM_KEY' },
+      ]),
+    };
+    expect([...buildBatchClients(env).keys()].sort()).toEqual(['azure', 'openai']);
+    expect([...buildBatchClients({}).keys()]).toEqual([]);
+  });
+
+  it('refuses batch on an Anthropic-format provider', () => {
+    const raw = JSON.stringify([{ id: 'claude', kind: 'anthropic', baseUrl: 'https://c.example', batch: true }]);
+    expect(configError(() => parseDeclaredProviders(raw)).problems[0]).toMatch(/KEEL_PROVIDERS\[0\]\.batch: batch is supported for kind "openai" only/);
   });
 });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '@keel/config';
+import { OpenAiBatchClient } from '../batch/openai-batch.client';
 import { AnthropicProvider } from './anthropic.provider';
 import { OpenAiCompatibleProvider } from './openai.provider';
 import { ProviderError } from './provider';
@@ -33,7 +34,9 @@ export const DeclaredProviderSchema = z.object({
   /** The variable holding the key; omit for servers that need none (a local vLLM). */
   apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
   stream: z.boolean().optional(),
-}).strict();
+  /** `kind: openai` only: the server also speaks the OpenAI Batch API (files + batches). Off by default (vLLM, Ollama do not). */
+  batch: z.boolean().optional(),
+}).strict().refine((p) => !(p.batch && p.kind !== 'openai'), { message: 'batch is supported for kind "openai" only (the OpenAI Batch API)', path: ['batch'] });
 export type DeclaredProvider = z.infer<typeof DeclaredProviderSchema>;
 
 const DeclaredProvidersSchema = z.array(DeclaredProviderSchema).superRefine((list, ctx) => {
@@ -73,12 +76,7 @@ export function buildProviders(env: ProviderEnv): Map<string, ModelProvider> {
   });
   if (problems.length > 0) throw new ConfigError(problems);
   const providers = new Map<string, ModelProvider>([[SCRIPTED_PROVIDER_ID, new ScriptedProvider()]]);
-  const all: DeclaredProvider[] = [
-    { id: OPENAI_PROVIDER_ID, kind: 'openai', baseUrl: nonEmpty(env.OPENAI_BASE_URL) ?? DEFAULT_OPENAI_BASE_URL, apiKeyEnv: 'OPENAI_API_KEY' },
-    { id: ANTHROPIC_PROVIDER_ID, kind: 'anthropic', baseUrl: nonEmpty(env.ANTHROPIC_BASE_URL) ?? DEFAULT_ANTHROPIC_BASE_URL, apiKeyEnv: 'ANTHROPIC_API_KEY' },
-    ...declared,
-  ];
-  for (const spec of all) {
+  for (const spec of configuredProviders(env, declared)) {
     const apiKey = spec.apiKeyEnv === undefined ? undefined : nonEmpty(env[spec.apiKeyEnv]);
     if (spec.apiKeyEnv !== undefined && apiKey === undefined) {
       providers.set(spec.id, new MissingKeyProvider(spec.id, spec.apiKeyEnv));
@@ -88,6 +86,15 @@ export function buildProviders(env: ProviderEnv): Map<string, ModelProvider> {
     providers.set(spec.id, spec.kind === 'openai' ? new OpenAiCompatibleProvider(options) : new AnthropicProvider(options));
   }
   return providers;
+}
+
+/** The built-in HTTP providers (OpenAI with its Batch API, Anthropic) followed by the declared ones. */
+function configuredProviders(env: ProviderEnv, declared: readonly DeclaredProvider[]): DeclaredProvider[] {
+  return [
+    { id: OPENAI_PROVIDER_ID, kind: 'openai', baseUrl: nonEmpty(env.OPENAI_BASE_URL) ?? DEFAULT_OPENAI_BASE_URL, apiKeyEnv: 'OPENAI_API_KEY', batch: true },
+    { id: ANTHROPIC_PROVIDER_ID, kind: 'anthropic', baseUrl: nonEmpty(env.ANTHROPIC_BASE_URL) ?? DEFAULT_ANTHROPIC_BASE_URL, apiKeyEnv: 'ANTHROPIC_API_KEY' },
+    ...declared,
+  ];
 }
 
 /** Stands in for a provider whose API key is not set: every call says which variable to set. */
@@ -100,6 +107,21 @@ export class MissingKeyProvider implements ModelProvider {
       details: { provider: this.id, missingEnv: this.apiKeyEnv },
     });
   }
+}
+
+/**
+ * The batch API clients, by provider id: `openai` and each `KEEL_PROVIDERS`
+ * entry with `batch: true` whose key is set. Pure: reads only `env`.
+ */
+export function buildBatchClients(env: ProviderEnv): Map<string, OpenAiBatchClient> {
+  const clients = new Map<string, OpenAiBatchClient>();
+  for (const spec of configuredProviders(env, parseDeclaredProviders(env.KEEL_PROVIDERS))) {
+    if (!spec.batch || spec.kind !== 'openai') continue;
+    const apiKey = spec.apiKeyEnv === undefined ? undefined : nonEmpty(env[spec.apiKeyEnv]);
+    if (spec.apiKeyEnv !== undefined && apiKey === undefined) continue;
+    clients.set(spec.id, new OpenAiBatchClient({ id: spec.id, baseUrl: spec.baseUrl, apiKey }));
+  }
+  return clients;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -111,3 +111,26 @@ export const CompleteResponseSchema = z.object({
   }).optional(),
 });
 export type CompleteResponse = z.infer<typeof CompleteResponseSchema>;
+
+/**
+ * Reply on `keel.v1.router.batch.submit` (same request as `router.complete`).
+ * Idempotent per task step: the first call queues the turn for the provider's
+ * batch API (`pending`); after the router announces the result on
+ * `keel.v1.router.batch.completed`, the same call answers `completed` or `failed`.
+ */
+export const BatchSubmitResponseSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('pending'), itemId: z.string(), queuedAt: z.string(), batchId: z.string().optional() }),
+  z.object({ status: z.literal('completed'), itemId: z.string(), batchId: z.string(), response: CompleteResponseSchema }),
+  z.object({ status: z.literal('failed'), itemId: z.string(), batchId: z.string().optional(), error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+export type BatchSubmitResponse = z.infer<typeof BatchSubmitResponseSchema>;
+
+/** JetStream, stream KEEL_BATCHES: a batched model turn is settled (completed or failed); resume its task. */
+export const BatchItemSettledSchema = z.object({
+  itemId: z.string(),
+  taskId: z.string(),
+  tenant: z.string(),
+  step: z.number().int().positive(),
+  status: z.enum(['completed', 'failed']),
+}).strict();
+export type BatchItemSettled = z.infer<typeof BatchItemSettledSchema>;

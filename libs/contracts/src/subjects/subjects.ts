@@ -19,6 +19,10 @@ export const Subjects = {
   guardrailScreen: 'keel.v1.guardrail.screen',
   /** Request/reply: one model turn through the router. */
   routerComplete: 'keel.v1.router.complete',
+  /** Request/reply: queue a model turn for the provider's batch API, or collect its result. */
+  routerBatchSubmit: 'keel.v1.router.batch.submit',
+  /** JetStream, stream KEEL_BATCHES: a batched model turn settled; the orchestrator resumes the task. */
+  routerBatchSettled: 'keel.v1.router.batch.settled',
   /** Request/reply: execute a tool call (idempotent by key through the ledger). */
   toolsExecute: 'keel.v1.tools.execute',
   /** Request/reply: the tool specs (JSON Schemas) of an agent's tools. */
@@ -38,6 +42,7 @@ export const Streams = {
   tasks: 'KEEL_TASKS',
   steps: 'KEEL_STEPS',
   approvals: 'KEEL_APPROVALS',
+  batches: 'KEEL_BATCHES',
   deadLetters: 'KEEL_DLQ',
 } as const;
 

@@ -1,11 +1,26 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
-export const TASK_STATUSES = ['queued', 'running', 'waiting_approval', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+/**
+ * `waiting_approval`: a tool call waits for a human; `waiting_model`: a batch-mode
+ * task's model turn waits in a provider batch. Neither holds a worker.
+ */
+export const TASK_STATUSES = ['queued', 'running', 'waiting_approval', 'waiting_model', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
 export const TaskStatusSchema = z.enum(TASK_STATUSES);
 export type TaskStatus = z.infer<typeof TaskStatusSchema>;
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 export const isTerminal = (s: TaskStatus): boolean => TERMINAL_STATUSES.includes(s);
+/** Statuses a step may still move on from. */
+export const ACTIVE_STATUSES: readonly TaskStatus[] = ['queued', 'running', 'waiting_approval', 'waiting_model'];
+
+/**
+ * `realtime` (default): each model turn is a live call. `batch`: model turns go
+ * through the provider's batch API at its lower price (OpenAI: half), taking
+ * minutes to hours; for work nobody waits on (nightly reports, backfills).
+ */
+export const TASK_MODES = ['realtime', 'batch'] as const;
+export const TaskModeSchema = z.enum(TASK_MODES);
+export type TaskMode = z.infer<typeof TaskModeSchema>;
 
 /** Body of `POST /v1/tasks` and of a message on `keel.v1.tasks.submit`. */
 export const SubmitTaskSchema = z
@@ -15,6 +30,7 @@ export const SubmitTaskSchema = z
     conversationId: z.string().min(1).max(200).optional(),
     userId: z.string().min(1).max(200).optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
+    mode: TaskModeSchema.optional(),
   })
   .strict();
 export type SubmitTask = z.infer<typeof SubmitTaskSchema>;
@@ -36,6 +52,7 @@ export interface TaskView {
   id: string;
   status: TaskStatus;
   agent: string;
+  mode: TaskMode;
   input: string;
   output: string | null;
   error: { code: string; message: string; details?: unknown } | null;

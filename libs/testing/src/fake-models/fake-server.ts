@@ -113,6 +113,16 @@ export abstract class FakeModelServer {
 
   protected abstract respond(behaviour: FakeBehaviour, req: FakeRequest, res: ServerResponse): Promise<void>;
 
+  /** Routes a wire format answers without a scripted behaviour (e.g. batch files); true when it answered. */
+  protected intercept(_req: LoggedRequest, _rawBody: string, _res: ServerResponse): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  /** Takes the next scripted behaviour (for answers built outside a request, e.g. batch output lines). */
+  protected nextBehaviour(): FakeBehaviour | undefined {
+    return this.queue.shift();
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const text = await readBody(req);
     let body: unknown = text;
@@ -123,6 +133,7 @@ export abstract class FakeModelServer {
     }
     const logged: LoggedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body };
     this.requests.push(logged);
+    if (await this.intercept(logged, text, res)) return;
     const behaviour = this.queue.shift();
     if (behaviour === undefined) {
       // Loud, and not retryable, so a test with too few behaviours fails at once.

@@ -1,0 +1,6 @@
+import { UsageBudgets1764000000010 } from './1764000000010-usage-budgets';
+import { Cache1764000000020 } from './1764000000020-cache';
+import { Batch1764000000030 } from './1764000000030-batch';
+
+/** Every router migration, in order (the service and the integration tests apply the same list). */
+export const ROUTER_MIGRATIONS = [UsageBudgets1764000000010, Cache1764000000020, Batch1764000000030];
