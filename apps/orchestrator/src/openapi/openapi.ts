@@ -1,5 +1,5 @@
 import { ERROR_SCHEMA, errorResponses as errors, jsonSchemaOf as schema, UUID_PATH_PARAM as idParam } from '@keel/service-kit';
-import { FeedbackSchema, SubmitTaskSchema, TASK_STATUSES } from '@keel/contracts';
+import { FeedbackSchema, SubmitTaskSchema, TASK_MODES, TASK_STATUSES } from '@keel/contracts';
 
 /**
  * The orchestrator's REST API as OpenAPI 3.1, served at GET /openapi.json.
@@ -19,7 +19,7 @@ export const openApiDocument: Record<string, unknown> = {
       Task: {
         type: 'object',
         properties: {
-          id: { type: 'string', format: 'uuid' }, status: { enum: [...TASK_STATUSES] }, agent: { type: 'string' }, input: { type: 'string' },
+          id: { type: 'string', format: 'uuid' }, status: { enum: [...TASK_STATUSES] }, agent: { type: 'string' }, mode: { enum: [...TASK_MODES] }, input: { type: 'string' },
           output: { type: ['string', 'null'] }, error: { type: ['object', 'null'] }, steps: { type: 'integer' },
           usage: { type: 'object', properties: { inputTokens: { type: 'integer' }, outputTokens: { type: 'integer' }, costUsd: { type: 'number' } } },
           traceId: { type: ['string', 'null'] }, conversationId: { type: ['string', 'null'] }, metadata: { type: 'object' },
