@@ -1,4 +1,6 @@
 import type { Agent, RiskTier, ToolCall } from '@keel/contracts';
+import { effectOf } from './intent.policy';
+import type { TaskIntent } from './intent.policy';
 
 /**
  * Risk policy for one proposed tool call (design.md: risk tiers and
@@ -9,11 +11,11 @@ import type { Agent, RiskTier, ToolCall } from '@keel/contracts';
  * then  = raised (never lowered) by the model's confidence:
  *         ≥ 0.9 unchanged, ≥ 0.6 at least `review`, below 0.6 `approve`.
  */
-export type PolicyAction = 'run' | 'review' | 'approve';
+export type PolicyAction = 'run' | 'review' | 'approve' | 'block';
 
 export interface PolicyDecision {
   tier: RiskTier;
-  /** run: execute now; review: execute now and record a review; approve: a person must say yes first. */
+  /** run: execute now; review: execute now and record a review; approve: a person must say yes first; block: never run (policy). */
   action: PolicyAction;
   reason: string;
 }
@@ -45,7 +47,12 @@ export function defaultTier(call: Pick<ToolCall, 'name' | 'arguments'>): { tier:
   }
 }
 
-export function decide(agent: Pick<Agent, 'tools'>, call: Pick<ToolCall, 'name' | 'arguments'>, confidence?: number): PolicyDecision {
+/**
+ * `intent` (from `classifyIntent` of the task input): a `read_only` task
+ * proposing a call that writes or destroys is raised to `approve`, or
+ * `block`ed when the agent's `guardrail.intentMismatch` says so.
+ */
+export function decide(agent: Pick<Agent, 'tools'> & { guardrail?: Agent['guardrail'] }, call: Pick<ToolCall, 'name' | 'arguments'>, confidence?: number, intent?: TaskIntent): PolicyDecision {
   const override = agent.tools.find((t) => t.name === call.name)?.risk;
   const base = override ? { tier: override, why: `agent sets ${call.name} to risk ${override}` } : defaultTier(call);
   const reasons = [base.why];
@@ -56,6 +63,14 @@ export function decide(agent: Pick<Agent, 'tools'>, call: Pick<ToolCall, 'name' 
     if (RANK[floor] > RANK[tier]) {
       tier = floor;
       reasons.push(`model confidence ${confidence} is below ${floor === 'approve' ? CONFIDENCE_REVIEW : CONFIDENCE_AUTO}`);
+    }
+  }
+  if (intent === 'read_only') {
+    const effect = effectOf(agent, call);
+    if (effect !== 'read') {
+      reasons.push(`the task only asks to read, but this ${call.name} call would ${effect === 'destructive' ? 'destroy' : 'change'} something (least privilege)`);
+      if (agent.guardrail?.intentMismatch === 'block') return { tier: 'approve', action: 'block', reason: reasons.join('; ') };
+      tier = 'approve';
     }
   }
   return { tier, action: ACTION[tier], reason: reasons.join('; ') };

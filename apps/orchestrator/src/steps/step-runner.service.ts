@@ -6,7 +6,7 @@ import type {
 } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import type { DeliveryContext } from '@keel/messaging';
-import { decide } from '@keel/policy';
+import { classifyIntent, decide } from '@keel/policy';
 import { AGENTS, ENV, LOGGER } from '@keel/service-kit';
 import { counter, histogram, SpanKind, withSpan } from '@keel/telemetry';
 import type { Logger } from '@keel/telemetry';
@@ -20,6 +20,7 @@ import { checkRepetition, earlierOccurrences, loopHint, NO_PROGRESS_OCCURRENCES 
 import { degradedContent, isLadderFailure, LADDER_MARKER, modelKnowledgeContent, refusalOutput } from './degradation-ladder';
 import { StepDispatcher } from './step.dispatcher';
 import { isInert } from './inert-output';
+import { datamark, spotlight, SPOTLIGHT_RULE } from './spotlight';
 
 const stepsTotal = counter('keel_steps_total', 'Steps run, by agent and outcome', ['agent', 'outcome']);
 const stepSeconds = histogram('keel_step_duration_seconds', 'Wall time of one step, by agent', ['agent']);
@@ -27,9 +28,6 @@ const tasksFinished = counter('keel_tasks_finished_total', 'Tasks that reached a
 const taskSteps = histogram('keel_task_steps', 'Steps a task took to finish', ['agent', 'status'], [1, 2, 3, 5, 8, 13, 20, 50, 100]);
 const taskDuration = histogram('keel_task_duration_seconds', 'End-to-end task latency, submission to terminal status', ['agent', 'status'], [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900]);
 
-/** Wraps untrusted tool output so the model can tell data from instructions (deepened by the guardrail issue). */
-export const untrusted = (name: string, content: string): string =>
-  `<tool_output name="${name}" trust="untrusted">\n${content}\n</tool_output>`;
 
 type StepResult = Omit<StepCommit, 'taskId' | 'expectStep' | 'expectStatus'> & { next?: 'dispatch' };
 
@@ -188,7 +186,9 @@ export class StepRunner implements OnApplicationBootstrap {
       if (verdict.verdict === 'block' || verdict.verdict === 'escalate') {
         return this.finish(step, 'failed', { error: { code: 'input_blocked', message: `the input was blocked by the guardrail (${verdict.categories.join(', ') || 'policy'})` } }, events);
       }
-      newMessages.push({ role: 'system', content: agent.systemPrompt }, { role: 'user', content: verdict.redacted ?? state.input });
+      // Agents with tools read untrusted tool output: the system prompt states the spotlighting rule.
+      const system = agent.tools.length > 0 ? `${agent.systemPrompt}\n\n${SPOTLIGHT_RULE}` : agent.systemPrompt;
+      newMessages.push({ role: 'system', content: system }, { role: 'user', content: verdict.redacted ?? state.input });
     }
 
     // The model turn: recorded earlier (resumed after approval or a crash) or asked now.
@@ -272,10 +272,13 @@ export class StepRunner implements OnApplicationBootstrap {
     }
 
     let decisions: CallDecision[] = [];
+    // Least privilege: a read-only task's write calls need a person, or are refused outright (agent guardrail.intentMismatch).
+    const intent = classifyIntent(state.input);
+    const policy = calls.map((c) => decide(agent, c, turn.confidence, intent));
     // The approval service is asked only when the shared policy says a call needs a person (gate or review).
-    const needsApproval = calls.some((c) => decide(agent, c, turn.confidence).action !== 'run');
+    const needsApproval = policy.some((d) => d.action === 'review' || d.action === 'approve');
     if (repetition.action === 'run' && needsApproval) {
-      const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent: agent.name, step, confidence: turn.confidence, calls });
+      const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent: agent.name, step, confidence: turn.confidence, calls, intent });
       decisions = check.decisions;
       const waiting = decisions.filter((d) => d.action === 'wait');
       if (waiting.length > 0) {
@@ -295,6 +298,9 @@ export class StepRunner implements OnApplicationBootstrap {
       if (repetition.action === 'hint') {
         content = loopHint(call.name, repetition.repeats);
         events.push({ type: 'loop.hint', data: { step, index: i, tool: call.name, repeats: repetition.repeats } });
+      } else if (policy[i].action === 'block') {
+        events.push({ type: 'policy.blocked', data: { step, index: i, tool: call.name, arguments: call.arguments, intent, reason: policy[i].reason } });
+        content = `error: this call was refused by policy and did not run: ${policy[i].reason}`;
       } else if (decision?.action === 'rejected') {
         events.push({ type: 'tool.rejected', data: { step, index: i, tool: call.name, gateId: decision.gateId, comment: decision.comment } });
         content = `error: a human approver rejected this call${decision.comment ? `: ${decision.comment}` : ''}`;
@@ -305,7 +311,7 @@ export class StepRunner implements OnApplicationBootstrap {
         const pure = specs.find((sp) => sp.name === call.name)?.idempotency === 'pure';
         content = 'content' in res ? res.content : await this.toolContent(state, call, res, events, step, i, pure, decision);
       }
-      newMessages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: untrusted(call.name, content) });
+      newMessages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: spotlight(call.name, content) });
     }
     overtime();
     if (earlierOccurrences(state.transcript, calls, newMessages.filter((m) => m.role === 'tool').map((m) => m.content)) >= NO_PROGRESS_OCCURRENCES - 1) {
@@ -347,15 +353,19 @@ export class StepRunner implements OnApplicationBootstrap {
   private async toolContent(state: TaskState, call: ToolCall, res: ExecuteToolResponse, events: NewEvent[], step: number, index: number, pure: boolean, decision?: CallDecision): Promise<string> {
     const key = `${state.id}:${step}:${index}`;
     let raw: string;
+    // Keel's own notes (ladder rungs) frame the tool's data; only the data is datamarked.
+    let frame = (data: string): string => datamark(data);
     if (res.ok) {
       raw = JSON.stringify(res.result);
-      if (res.degraded) {
-        events.push({ type: `ladder.${res.degraded.rung}`, data: { step, index, tool: call.name, via: res.degraded.tool, ageMs: res.degraded.ageMs, cause: res.degraded.cause } });
-        raw = degradedContent(raw, res.degraded);
+      const degraded = res.degraded;
+      if (degraded) {
+        events.push({ type: `ladder.${degraded.rung}`, data: { step, index, tool: call.name, via: degraded.tool, ageMs: degraded.ageMs, cause: degraded.cause } });
+        frame = (data) => degradedContent(datamark(data), degraded);
       }
     } else if (isLadderFailure(res.error?.code)) {
       events.push({ type: 'ladder.model_knowledge', data: { step, index, tool: call.name, cause: res.error } });
       raw = modelKnowledgeContent(call.name, res.error!);
+      frame = (text) => text;
     } else {
       raw = `error (${res.error?.code}): ${res.error?.message}`;
     }
@@ -368,7 +378,11 @@ export class StepRunner implements OnApplicationBootstrap {
       step, index, tool: call.name, idempotencyKey: key, ok: res.ok, replayed: res.replayed, durationMs: res.durationMs,
       error: res.error, degraded: res.degraded?.rung, review: decision?.action === 'review', guardrail: { verdict: screened.verdict, categories: screened.categories },
     } });
-    return screened.verdict === 'allow' ? raw : (screened.redacted ?? '[tool output withheld by the guardrail]');
+    const injection = screened.categories.filter((c) => c === 'prompt_injection' || c === 'jailbreak');
+    if (injection.length > 0) {
+      events.push({ type: 'guardrail.injection_neutralised', data: { step, index, tool: call.name, categories: injection, score: 'score' in screened ? screened.score : undefined, action: 'instructions removed; the rest is passed on spotlighted' } });
+    }
+    return frame(screened.verdict === 'allow' ? raw : (screened.redacted ?? '[tool output withheld by the guardrail]'));
   }
 
   private async toolSpecs(agent: Agent): Promise<ToolSpec[]> {

@@ -25,6 +25,8 @@ export const AgentToolSchema = z.union([
     cacheTtlMs: z.number().int().nonnegative().optional(),
     /** Stricter semantics than the tool's own, e.g. an HTTP API that ignores Idempotency-Key: not_idempotent. */
     idempotency: z.enum(['idempotent_by_key', 'not_idempotent']).optional(),
+    /** What the tool does to the world, for the intent policy (default: built in per tool; unknown tools write). */
+    effect: z.enum(['read', 'write', 'destructive']).optional(),
   }).strict(),
 ]).transform((t) => (typeof t === 'string' ? { name: t } : t));
 export type AgentTool = z.output<typeof AgentToolSchema>;
@@ -66,6 +68,13 @@ export const AgentSchema = z.object({
     stepTimeoutMs: z.number().int().positive().default(DEFAULT_LIMITS.stepTimeoutMs),
     taskTimeoutMs: z.number().int().positive().default(DEFAULT_LIMITS.taskTimeoutMs),
   }).strict().default(DEFAULT_LIMITS),
+  /** Screening and action policy for this agent (apps/guardrail/README.md, libs/policy/README.md). */
+  guardrail: z.object({
+    /** Injection score at which the user input is blocked / sent to a person; the guardrail's defaults when absent. */
+    thresholds: z.object({ block: z.number().min(0).max(1).optional(), escalate: z.number().min(0).max(1).optional() }).strict().optional(),
+    /** A read-only task proposing a write or destructive call: ask a person (`approve`, default) or refuse it (`block`). */
+    intentMismatch: z.enum(['approve', 'block']).default('approve'),
+  }).strict().default({ intentMismatch: 'approve' }),
   /** Turns for the `scripted` model when the task brings no `metadata.script`. */
   script: ScriptSchema.optional(),
 }).passthrough();

@@ -14,6 +14,8 @@ export const ApprovalCheckRequestSchema = z.object({
   calls: z.array(ToolCallSchema).min(1),
   /** Indices of calls whose earlier run has an unknown outcome (not idempotent): a person decides whether to run them again. */
   inDoubt: z.array(z.number().int().nonnegative()).optional(),
+  /** The task's intent (`@keel/policy` classifyIntent): a read-only task's write calls need a person. */
+  intent: z.enum(['read_only', 'act']).optional(),
 }).strict();
 export type ApprovalCheckRequest = z.infer<typeof ApprovalCheckRequestSchema>;
 
