@@ -24,6 +24,8 @@ export interface CompleteDeps {
   prices?: PriceTable;
   /** Told when a model has no price (its cost is reported as 0), e.g. to count it in a metric. */
   onUnpricedModel?: (model: string) => void;
+  /** Ask the provider for a confidence (a cascade will judge the answer). */
+  wantConfidence?: boolean;
 }
 
 /** What a failed `complete` carries in `KeelError.details`, for the orchestrator's events. */
@@ -76,6 +78,7 @@ export async function complete(req: CompleteRequest, deps: CompleteDeps): Promis
 
     const call: ProviderCall = { model: modelName, messages: req.messages, tools: req.tools, signal: controller.signal, attempt };
     if (req.maxOutputTokens !== undefined) call.maxOutputTokens = req.maxOutputTokens;
+    if (deps.wantConfidence) call.wantConfidence = true;
     if (scripted && req.script !== undefined) call.script = { turns: req.script, cursor: req.scriptCursor };
 
     let outcome: { ok: true; result: ProviderResult } | { ok: false; error: KeelError };

@@ -113,7 +113,8 @@ export class CompletionResponder implements OnApplicationBootstrap {
           // A budget downgrade pins the cheaper model: routing could otherwise climb back up.
           const capped = admission.maxOutputTokens !== undefined ? { maxOutputTokens: admission.maxOutputTokens } : {};
           res = await routedComplete({ ...req, ...capped, model: admission.model }, admission.downgradedFrom ? undefined : agent, {
-            complete: (r) => complete(r, {
+            complete: (r, { wantConfidence }) => complete(r, {
+              wantConfidence,
               providers: this.providers, policy: this.policy, attemptTimeoutMs: this.env.KEEL_ROUTER_ATTEMPT_TIMEOUT_MS,
               prices: this.budgets.prices, onUnpricedModel: (m) => unpriced.inc({ model: m }),
             }),

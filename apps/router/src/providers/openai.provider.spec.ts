@@ -92,6 +92,23 @@ describe('OpenAiCompatibleProvider against a fake server', () => {
     expect(server.requests.map((r) => (r.body as { max_tokens?: number }).max_tokens)).toEqual([256, undefined]);
   });
 
+  it('asks for logprobs only when a cascade wants a confidence, and reports exp(mean logprob) of the content tokens', async () => {
+    const lp = [Math.log(0.9), Math.log(0.5), Math.log(0.8)];
+    server.enqueue(
+      { kind: 'ok', content: 'plain', logprobs: lp },
+      { kind: 'ok', content: 'plain answer', logprobs: lp },
+      { kind: 'ok', content: 'a streamed answer here', logprobs: lp },
+    );
+    const none = await provider({ stream: false }).call(call());
+    const plain = await provider({ stream: false }).call(call({ wantConfidence: true }));
+    const streamed = await provider().call(call({ wantConfidence: true }));
+    expect(server.requests.map((r) => (r.body as { logprobs?: boolean }).logprobs)).toEqual([undefined, true, true]);
+    const expected = Math.round(Math.cbrt(0.9 * 0.5 * 0.8) * 1000) / 1000;
+    expect(none.confidence).toBeUndefined();
+    expect(plain.confidence).toBe(expected);
+    expect(streamed.confidence).toBe(expected);
+  });
+
   it('sends the request with the key and reads a plain completion with usage', async () => {
     server.enqueue({ kind: 'ok', content: 'It is 4.', usage: { inputTokens: 30, outputTokens: 5 } });
     const result = await provider({ stream: false }).call(call());

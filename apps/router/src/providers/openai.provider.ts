@@ -45,6 +45,8 @@ export interface OpenAiRequestBody {
   stream?: true;
   stream_options?: { include_usage: true };
   max_tokens?: number;
+  /** Asked only when a cascade needs the answer's confidence. */
+  logprobs?: boolean;
 }
 
 const UsageSchema = z.object({
@@ -53,8 +55,11 @@ const UsageSchema = z.object({
   prompt_tokens_details: z.object({ cached_tokens: z.number().int().nonnegative().nullish() }).nullish(),
 });
 
+const LogprobsSchema = z.object({ content: z.array(z.object({ logprob: z.number() })).nullish() }).nullish();
+
 const CompletionSchema = z.object({
   choices: z.array(z.object({
+    logprobs: LogprobsSchema,
     message: z.object({
       content: z.string().nullish(),
       refusal: z.string().nullish(),
@@ -71,6 +76,7 @@ const CompletionSchema = z.object({
 const ChunkSchema = z.object({
   choices: z.array(z.object({
     index: z.number().int().nonnegative().optional(),
+    logprobs: LogprobsSchema,
     delta: z.object({
       content: z.string().nullish(),
       refusal: z.string().nullish(),
@@ -108,6 +114,7 @@ export class OpenAiCompatibleProvider implements ModelProvider {
     const body = toOpenAiRequest(input.model, input.messages, input.tools, this.stream);
     // max_tokens (not max_completion_tokens): the one every OpenAI-compatible server understands.
     if (input.maxOutputTokens !== undefined) body.max_tokens = input.maxOutputTokens;
+    if (input.wantConfidence) body.logprobs = true;
     const headers: Record<string, string> = { ...this.options.headers };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     if (this.stream) headers.accept = 'text/event-stream';
@@ -184,7 +191,7 @@ function toOpenAiTool(tool: ToolSpec): OpenAiWireTool {
 export function fromOpenAiCompletion(provider: string, json: unknown): ProviderResult {
   const parsed = CompletionSchema.safeParse(json);
   if (!parsed.success) throw malformed(provider, `unexpected completion shape: ${z.prettifyError(parsed.error)}`);
-  const { message, finish_reason: finish } = parsed.data.choices[0];
+  const { message, finish_reason: finish, logprobs } = parsed.data.choices[0];
   const toolCalls: ToolCall[] = (message.tool_calls ?? []).map((call, i) => ({
     id: call.id ?? `call_${i}`,
     name: call.function.name,
@@ -197,7 +204,31 @@ export function fromOpenAiCompletion(provider: string, json: unknown): ProviderR
     finishReason: finishReason(finish, toolCalls.length),
   };
   if (parsed.data.usage) result.usage = toUsage(parsed.data.usage);
+  const confidence = new Confidence();
+  confidence.add(logprobs);
+  if (confidence.value !== undefined) result.confidence = confidence.value;
   return result;
+}
+
+/**
+ * The answer's confidence from token log-probabilities: the geometric mean
+ * probability of its content tokens, exp(mean logprob). Only content tokens
+ * have log-probabilities at OpenAI; an answer of tool calls has none.
+ */
+class Confidence {
+  private sum = 0;
+  private n = 0;
+
+  add(logprobs: z.infer<typeof LogprobsSchema>): void {
+    for (const t of logprobs?.content ?? []) {
+      this.sum += t.logprob;
+      this.n++;
+    }
+  }
+
+  get value(): number | undefined {
+    return this.n === 0 ? undefined : Math.round(Math.exp(this.sum / this.n) * 1000) / 1000;
+  }
 }
 
 function parseChunk(provider: string, data: string): z.infer<typeof ChunkSchema> {
@@ -232,6 +263,7 @@ class StreamAccumulator {
   private readonly tools = new Map<number, PartialToolCall>();
   private finishWire?: string;
   private usage?: TokenUsage;
+  private readonly confidence = new Confidence();
 
   constructor(private readonly provider: string) {}
 
@@ -241,6 +273,7 @@ class StreamAccumulator {
     let delta = false;
     for (const choice of chunk.choices ?? []) {
       if ((choice.index ?? 0) !== 0) continue;
+      this.confidence.add(choice.logprobs);
       const d = choice.delta;
       if (d?.content) {
         this.content += d.content;
@@ -279,6 +312,7 @@ class StreamAccumulator {
     };
     if (this.usage) result.usage = this.usage;
     if (this.ttftMs !== undefined) result.ttftMs = this.ttftMs;
+    if (this.confidence.value !== undefined) result.confidence = this.confidence.value;
     return result;
   }
 

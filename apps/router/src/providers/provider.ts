@@ -29,6 +29,8 @@ export interface ProviderCall {
   script?: ScriptContext;
   /** Upper bound on output tokens (a budget's estimate assumes it), sent as the provider's max_tokens. */
   maxOutputTokens?: number;
+  /** A cascade will judge this answer: report a confidence if the provider can (OpenAI: from logprobs). */
+  wantConfidence?: boolean;
 }
 
 export type FinishReason = 'stop' | 'tool_calls' | 'length';

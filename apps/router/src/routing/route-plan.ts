@@ -11,6 +11,8 @@ export interface RoutePlan {
   chain: string[];
   fallbacks: string[];
   minConfidence?: number;
+  /** Cascade validation of an answer before it is accepted. */
+  validate?: 'json';
   reason: string;
 }
 
@@ -37,7 +39,10 @@ export function planRoute(agent: Pick<Agent, 'routing'> | undefined, input: Rout
     const score = difficulty(userText(input.messages));
     if (score >= routing.classifier.threshold) return { chain: [routing.classifier.hardModel], fallbacks, reason: `difficulty ${score.toFixed(2)} ≥ ${routing.classifier.threshold}` };
   }
-  if (routing.cascade) return { chain: routing.cascade.models, fallbacks, minConfidence: routing.cascade.minConfidence, reason: 'cascade' };
+  if (routing.cascade) {
+    const { models, minConfidence, validate } = routing.cascade;
+    return { chain: models, fallbacks, minConfidence, ...(validate ? { validate } : {}), reason: 'cascade' };
+  }
   return { chain: [input.model], fallbacks, reason: 'agent model' };
 }
 

@@ -49,6 +49,23 @@ describe('routedComplete', () => {
     expect(breakers.state('openai/gpt-4o-mini')).toBe('closed');
   });
 
+  it('escalates a cascade when the cheap answer fails JSON validation, and asks only the judged models for a confidence', async () => {
+    const wanted: [string, boolean][] = [];
+    const answers: Record<string, CompleteResponse> = {
+      'openai/gpt-4o-mini': ok('openai/gpt-4o-mini', { content: 'Sure! {"total": 4' }),
+      'openai/gpt-4o': ok('openai/gpt-4o', { content: '{"total": 4}' }),
+    };
+    const complete = async (r: CompleteRequest, o: { wantConfidence: boolean }) => {
+      wanted.push([r.model, o.wantConfidence]);
+      return answers[r.model];
+    };
+    const a = agent({ cascade: { models: ['openai/gpt-4o-mini', 'openai/gpt-4o'], minConfidence: 0.7, validate: 'json' } });
+    const res = await routedComplete(req(), a, { complete, breakers: new CircuitBreakers({ failureThreshold: 3, cooldownMs: 1000 }), inputTokens: () => 1 });
+    expect(res.content).toBe('{"total": 4}');
+    expect(res.route?.escalations).toEqual([expect.objectContaining({ model: 'openai/gpt-4o-mini', why: 'answer is not valid JSON' })]);
+    expect(wanted).toEqual([['openai/gpt-4o-mini', true], ['openai/gpt-4o', false]]);
+  });
+
   it('escalates a cascade when the cheap answer is not confident enough', async () => {
     const m = fakeModels({ 'openai/gpt-4o-mini': () => ok('openai/gpt-4o-mini', { confidence: 0.4 }), 'openai/gpt-4o': () => ok('openai/gpt-4o', { confidence: 0.95 }) });
     const res = await routedComplete(req(), agent({ cascade: { models: ['openai/gpt-4o-mini', 'openai/gpt-4o'], minConfidence: 0.7 } }), { complete: m.complete, breakers: new CircuitBreakers({ failureThreshold: 3, cooldownMs: 1000 }), inputTokens: () => 1 });

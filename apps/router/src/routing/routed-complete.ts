@@ -5,13 +5,15 @@ import { planRoute } from './route-plan';
 
 /**
  * One model turn through the agent's routing: the cascade's models in order
- * (escalating when an answer is empty or its confidence is below the bar),
+ * (escalating when an answer is empty, fails the cascade's validation, or its
+ * confidence is below the bar),
  * each with the fallbacks behind it when it fails after its own retries or
  * its breaker is open. The scripted model is exempt from breakers: it is
  * deterministic and in-process, so a breaker would only hide injected faults.
  */
 export interface RoutedDeps {
-  complete: (req: CompleteRequest) => Promise<CompleteResponse>;
+  /** `wantConfidence`: the cascade judges this answer (not its last model), so providers should report a confidence. */
+  complete: (req: CompleteRequest, opts: { wantConfidence: boolean }) => Promise<CompleteResponse>;
   breakers: CircuitBreakers;
   inputTokens: (req: CompleteRequest) => number;
   onFallback?: (from: string, to: string | undefined, error: string) => void;
@@ -27,7 +29,7 @@ export async function routedComplete(req: CompleteRequest, agent: Agent | undefi
   let cursor = req.scriptCursor;
   let consumed = 0;
 
-  const attempt = async (model: string): Promise<CompleteResponse> => {
+  const attempt = async (model: string, wantConfidence: boolean): Promise<CompleteResponse> => {
     const candidates = [model, ...plan.fallbacks.filter((m) => m !== model)];
     let lastError: KeelError | undefined;
     for (const [i, candidate] of candidates.entries()) {
@@ -38,7 +40,7 @@ export async function routedComplete(req: CompleteRequest, agent: Agent | undefi
         continue;
       }
       try {
-        const res = await deps.complete({ ...req, model: candidate, scriptCursor: cursor });
+        const res = await deps.complete({ ...req, model: candidate, scriptCursor: cursor }, { wantConfidence });
         if (guarded) deps.breakers.success(candidate);
         cursor += res.scriptTurnsConsumed;
         consumed += res.scriptTurnsConsumed;
@@ -59,10 +61,11 @@ export async function routedComplete(req: CompleteRequest, agent: Agent | undefi
   };
 
   for (const [i, model] of plan.chain.entries()) {
-    const res = await attempt(model);
     const last = i === plan.chain.length - 1;
+    const res = await attempt(model, !last && plan.minConfidence !== undefined);
     const why = !res.content && res.toolCalls.length === 0 ? 'empty answer'
-      : plan.minConfidence !== undefined && res.confidence !== undefined && res.confidence < plan.minConfidence ? `confidence ${res.confidence} < ${plan.minConfidence}` : undefined;
+      : plan.validate === 'json' && res.toolCalls.length === 0 && !isJson(res.content) ? 'answer is not valid JSON'
+        : plan.minConfidence !== undefined && res.confidence !== undefined && res.confidence < plan.minConfidence ? `confidence ${res.confidence} < ${plan.minConfidence}` : undefined;
     if (why && !last) {
       escalations.push({ model: res.model, why, usage: res.usage, costUsd: res.costUsd });
       continue;
@@ -73,6 +76,16 @@ export async function routedComplete(req: CompleteRequest, agent: Agent | undefi
     return { ...res, usage, costUsd, scriptTurnsConsumed: consumed, route: { requested: req.model, used: res.model, reason: plan.reason, fallbacks, escalations } };
   }
   throw new KeelError('internal', 'empty routing chain');
+}
+
+function isJson(text: string | null): boolean {
+  if (text === null) return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function addUsage(a: CompleteResponse['usage'], b: CompleteResponse['usage'] | undefined): CompleteResponse['usage'] {

@@ -46,8 +46,13 @@ export const RoutingSchema = z.object({
   }).strict()).default([]),
   /** Route inputs the built-in difficulty classifier scores at or above `threshold` to `hardModel`. */
   classifier: z.object({ hardModel: ModelId, threshold: z.number().min(0).max(1).default(0.6) }).strict().optional(),
-  /** Cheap model first; escalate to the next when its answer is empty or its confidence is below `minConfidence`. */
-  cascade: z.object({ models: z.array(ModelId).min(2), minConfidence: z.number().min(0).max(1).default(0.7) }).strict().optional(),
+  /** Cheap model first; escalate to the next when its answer is empty, fails `validate`, or its confidence (scripted turns; OpenAI logprobs) is below `minConfidence`. */
+  cascade: z.object({
+    models: z.array(ModelId).min(2),
+    minConfidence: z.number().min(0).max(1).default(0.7),
+    /** `json`: an answer (without tool calls) that is not valid JSON escalates too. */
+    validate: z.enum(['json']).optional(),
+  }).strict().optional(),
   /** Tried in order when a model fails after its retries, or its circuit breaker is open. */
   fallbacks: z.array(ModelId).default([]),
 }).strict();

@@ -147,7 +147,7 @@ export class FakeOpenAiServer extends FakeModelServer {
       if (behaviour.kind !== 'ok') throw new Error(`behaviour ${behaviour.kind} needs a streaming request`);
       await delay(behaviour.delayMs ?? 0);
       res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_fake' });
-      res.end(JSON.stringify(completionBody(behaviour, model)));
+      res.end(JSON.stringify(completionBody(behaviour, model, wantsLogprobs(req.body))));
       return;
     }
 
@@ -178,7 +178,14 @@ export class FakeOpenAiServer extends FakeModelServer {
     }
 
     await delay(behaviour.delayMs ?? 0);
-    for (const piece of pieces(behaviour.content ?? '')) await writeSse(res, delta({ content: piece }));
+    const parts = pieces(behaviour.content ?? '');
+    const logprobs = wantsLogprobs(req.body) ? behaviour.logprobs ?? [] : [];
+    for (const [i, piece] of parts.entries()) {
+      // The token log-probabilities ride on the content chunks; the last chunk takes any left over.
+      const mine = i === parts.length - 1 ? logprobs.slice(i) : logprobs.slice(i, i + 1);
+      const lp = mine.length > 0 ? { logprobs: { content: mine.map((logprob, k) => ({ token: `t${i + k}`, logprob, bytes: null, top_logprobs: [] })) } } : {};
+      await writeSse(res, chunk([{ index: 0, delta: { content: piece }, finish_reason: null, ...lp }]));
+    }
     for (const [index, call] of (behaviour.toolCalls ?? []).entries()) {
       await writeSse(res, delta({ tool_calls: [{ index, id: call.id ?? `call_fake_${index}`, type: 'function', function: { name: call.name, arguments: '' } }] }));
       for (const piece of pieces(argumentsText(call), 2)) await writeSse(res, delta({ tool_calls: [{ index, function: { arguments: piece } }] }));
@@ -193,7 +200,7 @@ export class FakeOpenAiServer extends FakeModelServer {
 
 type OkBehaviour = Extract<FakeBehaviour, { kind: 'ok' }>;
 
-function completionBody(behaviour: OkBehaviour, model: string): Record<string, unknown> {
+function completionBody(behaviour: OkBehaviour, model: string, logprobs = false): Record<string, unknown> {
   const toolCalls = (behaviour.toolCalls ?? []).map((call, i) => ({
     id: call.id ?? `call_fake_${i}`, type: 'function', function: { name: call.name, arguments: argumentsText(call) },
   }));
@@ -203,6 +210,7 @@ function completionBody(behaviour: OkBehaviour, model: string): Record<string, u
       index: 0,
       message: { role: 'assistant', content: behaviour.content ?? null, refusal: null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
       finish_reason: behaviour.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'),
+      logprobs: logprobs && behaviour.logprobs ? { content: behaviour.logprobs.map((logprob, i) => ({ token: `t${i}`, logprob, bytes: null, top_logprobs: [] })) } : null,
     }],
   };
   if (behaviour.usage) body.usage = wireUsage(behaviour.usage);
@@ -230,6 +238,10 @@ function multipartFile(contentType: string, body: string): string | undefined {
 
 function modelOf(body: unknown): string {
   return typeof body === 'object' && body !== null && 'model' in body && typeof body.model === 'string' ? body.model : 'unknown';
+}
+
+function wantsLogprobs(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && 'logprobs' in body && body.logprobs === true;
 }
 
 function includeUsage(body: unknown): boolean {

@@ -25,6 +25,8 @@ export type FakeBehaviour =
     finishReason?: string;
     /** Wait before the first token (streams) or the whole answer. */
     delayMs?: number;
+    /** OpenAI: log-probabilities of the content tokens, sent when the request asks for `logprobs` (one token per value). */
+    logprobs?: number[];
   }
   | {
     kind: 'status';
