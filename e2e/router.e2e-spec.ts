@@ -121,7 +121,8 @@ describe('router end to end (five processes, fake providers)', () => {
     const cacheOf = async (id: string) => (await events(id)).find((e) => e.type === 'model.completed')!.data.cache;
     expect(await cacheOf(alice.id)).toBeUndefined();
     expect(await cacheOf(bob.id)).toBeUndefined();
-    expect(await cacheOf(again.id)).toMatchObject({ kind: 'exact' });
+    expect(await cacheOf(again.id)).toMatchObject({ kind: 'exact', saved: { inputTokens: bob.usage.inputTokens, outputTokens: 3, costUsd: 3 } });
+    expect(again.usage).toEqual({ inputTokens: 0, outputTokens: 0, costUsd: 0 });
     expect(again.output).toBe('Paris');
     expect(bob.usage.costUsd).toBe(3);
     expect(again.usage.costUsd).toBe(0);

@@ -97,7 +97,11 @@ export class CompletionResponder implements OnApplicationBootstrap {
           span.setAttributes({ 'keel.cache.hit': hit.kind, 'keel.cache.similarity': hit.similarity });
           // The stored call's budget effects and route belong to that call, not to this one.
           const { budget: _budget, route: _route, ...stored } = hit.response;
-          const cached: CompleteResponse = { ...stored, costUsd: 0, attempts: [], cache: { kind: hit.kind, similarity: hit.similarity, ageMs: hit.ageMs } };
+          // Nothing was processed by a provider for this answer: zero usage; what the hit avoided is `saved`.
+          const saved = { inputTokens: stored.usage.inputTokens, outputTokens: stored.usage.outputTokens, costUsd: stored.costUsd };
+          const cached: CompleteResponse = {
+            ...stored, usage: { inputTokens: 0, outputTokens: 0 }, costUsd: 0, attempts: [], cache: { kind: hit.kind, similarity: hit.similarity, ageMs: hit.ageMs, saved },
+          };
           await this.budgets.settle(req, { model: cached.model }, cached, true);
           return cached;
         }

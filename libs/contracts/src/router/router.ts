@@ -93,8 +93,14 @@ export const CompleteResponseSchema = z.object({
   ttftMs: z.number().nonnegative().optional(),
   attempts: z.array(AttemptSchema),
   scriptTurnsConsumed: z.number().int().nonnegative(),
-  /** Set when the answer came from the response cache (it cost nothing). */
-  cache: z.object({ kind: z.enum(['exact', 'semantic']), similarity: z.number(), ageMs: z.number().nonnegative() }).optional(),
+  /**
+   * Set when the answer came from the response cache: no provider processed a token for it (`usage` is zero and
+   * `costUsd` 0); `saved` is what the stored call used and cost, i.e. what the hit avoided.
+   */
+  cache: z.object({
+    kind: z.enum(['exact', 'semantic']), similarity: z.number(), ageMs: z.number().nonnegative(),
+    saved: z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative(), costUsd: z.number().nonnegative() }).optional(),
+  }).optional(),
   /** Budget effects of this call: a downgrade, and thresholds it crossed (each alert fires once per scope and period). */
   budget: z.object({
     downgradedFrom: z.string().optional(),
