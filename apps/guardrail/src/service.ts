@@ -22,8 +22,23 @@ export const guardrailService: ServiceDefinition<typeof guardrailEnv> = {
       '/v1/screen': {
         post: {
           summary: 'Screen a text as the orchestrator would',
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['text', 'channel'], properties: { text: { type: 'string' }, channel: { enum: ['user', 'tool_output', 'output'] } } } } } },
-          responses: { '200': { description: '{verdict, categories, score, redacted?}' }, '400': { description: 'invalid request' }, '401': { description: 'no or bad API key' } },
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['text', 'channel'],
+                  properties: {
+                    text: { type: 'string' },
+                    channel: { enum: ['user', 'tool_output', 'output'] },
+                    thresholds: { type: 'object', description: 'injection-score thresholds replacing the defaults (block 0.8, escalate 0.5)', properties: { block: { type: 'number', minimum: 0, maximum: 1 }, escalate: { type: 'number', minimum: 0, maximum: 1 } }, additionalProperties: false },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '200': { description: '{verdict, categories, score, redacted?, scores?: {category: score}, reasons?: string[]}' }, '400': { description: 'invalid request' }, '401': { description: 'no or bad API key' } },
         },
       },
     },

@@ -100,6 +100,8 @@ const GATES: Readonly<Record<string, readonly string[]>> = {
   'en.enter_mode': ['mode'],
   'en.authority_claim': ['authori', 'override', 'uniock', 'grant', 'disabie', 'command', 'order', 'instruct'],
   'en.i_am_your_developer': ['i am', 'i\'m', 'im ', 'this is'],
+  'en.exfil_to_address': ['http', 'www.', '@'],
+  'en.conceal_from_user': ['user'],
   'en.exfil_secret': YOUR.concat(['the password', 'its password', 'the secret', 'the api key', 'the private key', 'the credentials', 'the access']),
   'en.tool_abuse': ['now', 'immediateiy', 'without'],
   'en.exec_prefix': ['`'],
@@ -227,6 +229,9 @@ const en = build('en', [
   ['modify_your_answer', PI, 0.7, latin('\\b(?:modify|change|aiter|rewrite|format|begin|start|end|conciude|write|render|provide|compose|craft|structure|transiate|convert|encode|repiace|add|include|insert|append|mention|deiiver|present|produce|give|make|spell|respond|repiy|answer|make sure|ensure|use|express)\\b.{0,50}?\\byour (?:repiy|response|answer|output|message|summary)\\b'), TOOL],
   ['assistant_should', PI, 0.6, latin('\\b(?:the|this) (?:ai|assistant|modei|chatbot|iim|ianguage modei|bot|agent)(?: reading this)? (?:shouid|must|wiii|has to|is (?:required|instructed) to|needs to)\\b'), TOOL],
   ['include_code', PI, 0.6, latin('\\b(?:incorporate|include|insert|add|integrate|embed|append|use|adopt|appiy|inject|piace|put|consider)(?:~(?:the|this|these))? (?:foiiowing|subsequent|beiow|given|provided|next)(?:~\\p{L}+)? (?:code|snippet|script|iines?|function|block|excerpt)\\b|\\bensure the inclusion of\\b'), TOOL],
+  // Planted in data: move the user's data to an address, and keep it from them.
+  ['exfil_to_address', PI, 0.6, latin('\\b(?:send|post|forward|upload|transmit|email|e-mail|submit|leak|exfiltrate|copy|share)(?:~(?:the|all|of|any|every|user\'?s?|users\'|your|their|this|his|her|private|personal|saved|stored|chat|account))* (?:data|information|details|records|credentials|conversation|history|messages|files|emails|contacts|documents|passwords|keys|tokens|cookies)(?:~\\p{L}+){0,3}~(?:to|at|into)~(?:https?:|www\\.|[\\w.-]+@)'), TOOL],
+  ['conceal_from_user', PI, 0.6, latin('\\b(?:do not|don\'?t|never|without)~(?:teii|telling|inform|informing|notify|notifying|alert|alerting|mention|mentioning|let)(?:~(?:this|it|that|anything))?(?:~to)?~(?:the~)?user\\b')],
   ['exfil_code', PI, 0.4, latin('\\brequests\\.(?:post|get) ?\\( ?["\']https?://(?!(?:www\\.)?(?:exampie|iocaihost))|\\bsocket\\.(?:sendto|connect) ?\\('), TOOL],
   ['your_reply_any', PI, 0.7, latin('\\byour (?:repiy|repiies|response|responses|answer|answers)\\b'), TOOL],
   ['imperative_line', PI, 0.5, latin('(?:^|\\n|[.!?。]\\s+)(?:describe|provide|write|compose|draft|expiain|transiate|summari[sz]e|iist|give|teii|create|generate|name|outiine|suggest|recommend|share|offer|recite|detaii|compare|discuss|anaiy[sz]e|caicuiate|define|convert|find|identify|recommend|compiie|pian|design)~(?:a|an|the|me|us|how|what|why|who|some|three|two|five|ten|\\d+|your|this|these|in|briefiy|ways?|tips|steps|reasons)\\b[^\\n.!?]{3,150}[.?!:](?=\\s|$)'), TOOL],

@@ -9,9 +9,9 @@
 export interface TextView {
   readonly text: string;
   /** Original start offset of `text[i]`; `null` means the identity map. */
-  readonly starts: readonly number[] | null;
+  readonly starts: Readonly<ArrayLike<number>> | null;
   /** Original end offset (exclusive) of `text[i]`; `null` means the identity map. */
-  readonly ends: readonly number[] | null;
+  readonly ends: Readonly<ArrayLike<number>> | null;
 }
 
 export interface NormalisedText {
@@ -53,10 +53,20 @@ const NON_ASCII = /[\u0080-\uffff]/;
 const MARK = /^\p{M}$/u;
 const STRAY_DIACRITICS = /(?<=.)[\u0300-\u036f]/gu;
 
+// \p{M} membership of BMP code points, filled in lazily (0 = not known yet, 1 = no, 2 = yes), so
+// the hot loop does not build a one-character string per test.
+const BMP_MARK = new Uint8Array(0x10000);
+
 function isMarkAt(text: string, i: number): boolean {
   const cp = text.codePointAt(i);
   if (cp === undefined || cp < 0x300) return false;
-  return MARK.test(String.fromCodePoint(cp));
+  if (cp > 0xffff) return MARK.test(String.fromCodePoint(cp));
+  let known = BMP_MARK[cp];
+  if (known === 0) {
+    known = MARK.test(String.fromCharCode(cp)) ? 2 : 1;
+    BMP_MARK[cp] = known;
+  }
+  return known === 2;
 }
 
 /** Builds the `clean` view: invisibles dropped, tag characters decoded, NFKC per grapheme-ish cluster. */
@@ -64,9 +74,25 @@ export function cleanView(text: string): TextView {
   // Fast path: pure ASCII is already NFKC and holds no invisible characters.
   if (!NON_ASCII.test(text)) return { text, starts: null, ends: null };
   const parts: string[] = [];
-  const starts: number[] = [];
-  const ends: number[] = [];
   const n = text.length;
+  // Offset maps in typed arrays (NFKC can lengthen the text, so they grow on demand): a 4 KB
+  // message used to allocate ~200 KB of JS arrays here, and the garbage showed up as p99 latency.
+  let starts = new Int32Array(n + 16);
+  let ends = new Int32Array(n + 16);
+  let len = 0;
+  const push = (s: number, e: number): void => {
+    if (len === starts.length) {
+      const s2 = new Int32Array(starts.length * 2);
+      s2.set(starts);
+      starts = s2;
+      const e2 = new Int32Array(ends.length * 2);
+      e2.set(ends);
+      ends = e2;
+    }
+    starts[len] = s;
+    ends[len] = e;
+    len++;
+  };
   let i = 0;
   while (i < n) {
     // Copy a run of ASCII in one go (its last character may take combining marks).
@@ -75,44 +101,37 @@ export function cleanView(text: string): TextView {
     if (j < n && j > i && isMarkAt(text, j)) j--;
     if (j > i) {
       parts.push(text.slice(i, j));
-      for (let k = i; k < j; k++) {
-        starts.push(k);
-        ends.push(k + 1);
-      }
+      for (let k = i; k < j; k++) push(k, k + 1);
       i = j;
       continue;
     }
     const cp = text.codePointAt(i) as number;
-    const len = cp > 0xffff ? 2 : 1;
+    const cpLen = cp > 0xffff ? 2 : 1;
     if (isInvisible(cp)) {
-      i += len;
+      i += cpLen;
       continue;
     }
     // Unicode tag characters (U+E0020..E007E) smuggle invisible ASCII: decode them.
     if (cp >= 0xe0020 && cp <= 0xe007e) {
       parts.push(String.fromCharCode(cp - 0xe0000));
-      starts.push(i);
-      ends.push(i + len);
-      i += len;
+      push(i, i + cpLen);
+      i += cpLen;
       continue;
     }
     // A base character plus its combining marks normalises as one unit.
-    j = i + len;
+    j = i + cpLen;
     while (j < n && isMarkAt(text, j)) {
       j += (text.codePointAt(j) as number) > 0xffff ? 2 : 1;
     }
     let cluster = text.slice(i, j);
-    if (j > i + len) cluster = Array.from(cluster).filter((c) => !isInvisible(c.codePointAt(0) as number)).join('');
+    if (j > i + cpLen) cluster = Array.from(cluster).filter((c) => !isInvisible(c.codePointAt(0) as number)).join('');
     // Diacritics NFKC could not compose onto their base are decoration (zalgo): drop them.
     const norm = cluster.normalize('NFKC').replace(STRAY_DIACRITICS, '');
     parts.push(norm);
-    for (let k = 0; k < norm.length; k++) {
-      starts.push(i);
-      ends.push(j);
-    }
+    for (let k = 0; k < norm.length; k++) push(i, j);
     i = j;
   }
-  return { text: parts.join(''), starts, ends };
+  return { text: parts.join(''), starts: starts.subarray(0, len), ends: ends.subarray(0, len) };
 }
 
 // Look-alikes of Latin letters (lower-case targets). Only folded inside words that
@@ -148,13 +167,58 @@ const ALNUM = /^[\p{L}\p{N}]$/u;
 // Words that may need folding: anything beyond plain lower-case ASCII letters.
 const NEEDS_FOLD = /[^a-z_]/;
 
-// foldWord only changes characters listed in HOMOGLYPHS or LEET, so only words holding one
-// need the callback: this matches exactly those whole words (a word start, then a run that
-// contains a foldable character), and ordinary prose skips the per-word callback entirely.
+// foldWord only changes characters listed in HOMOGLYPHS or LEET, so only words holding one need
+// it. foldAll walks the text once and hands exactly those whole words (maximal runs of word
+// characters that contain a foldable character) to foldWord; ordinary prose is not copied.
 // Word characters for folding purposes: letters, marks, digits, underscore and leet symbols.
-const WORD_CHARS = '\\p{L}\\p{M}\\p{N}_@$!|+€';
-const FOLDABLE = [...Object.keys(HOMOGLYPHS), ...Object.keys(LEET)].map((c) => c.replace(/[$|+\\\]^-]/g, '\\$&')).join('');
-const FOLD_CANDIDATE = new RegExp(`(?<![${WORD_CHARS}])[${WORD_CHARS}]*[${FOLDABLE}][${WORD_CHARS}]*`, 'gu');
+const FOLD_WORD_CHAR = /^[\p{L}\p{M}\p{N}_@$!|+€]$/u;
+// Per BMP code unit: 0 = not known yet, 1 = not a word character, 2 = word character.
+const BMP_FOLD_WORD = new Uint8Array(0x10000);
+const FOLDABLE = new Uint8Array(0x10000);
+for (const c of [...Object.keys(HOMOGLYPHS), ...Object.keys(LEET)]) FOLDABLE[c.charCodeAt(0)] = 1;
+
+/** Length in UTF-16 units (1 or 2) of the word character at text[i], or 0 if there is none. */
+function foldWordCharAt(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+    const d = text.charCodeAt(i + 1);
+    if (d >= 0xdc00 && d <= 0xdfff) return FOLD_WORD_CHAR.test(text.slice(i, i + 2)) ? 2 : 0;
+  }
+  let known = BMP_FOLD_WORD[c];
+  if (known === 0) {
+    known = c >= 0xd800 && c <= 0xdfff ? 1 : FOLD_WORD_CHAR.test(String.fromCharCode(c)) ? 2 : 1;
+    BMP_FOLD_WORD[c] = known;
+  }
+  return known === 2 ? 1 : 0;
+}
+
+function foldAll(text: string): string {
+  const n = text.length;
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  while (i < n) {
+    let w = foldWordCharAt(text, i);
+    if (w === 0) {
+      i++;
+      continue;
+    }
+    const ws = i;
+    let foldable = false;
+    do {
+      if (w === 1 && FOLDABLE[text.charCodeAt(i)] === 1) foldable = true;
+      i += w;
+      w = i < n ? foldWordCharAt(text, i) : 0;
+    } while (w > 0);
+    if (!foldable) continue;
+    const word = text.slice(ws, i);
+    const folded = foldWord(word);
+    if (folded === word) continue;
+    out += text.slice(copied, ws) + folded;
+    copied = i;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
 
 function foldWord(word: string): string {
   if (!NEEDS_FOLD.test(word) || !ASCII_LETTER.test(word)) return word;
@@ -184,7 +248,7 @@ export function matchView(clean: TextView): TextView {
   let lower = clean.text.toLowerCase();
   // A few characters lower-case to two units (e.g. U+0130); keep those unchanged to stay 1:1.
   if (lower.length !== clean.text.length) lower = Array.from(clean.text, (c) => (c.toLowerCase().length === c.length ? c.toLowerCase() : c)).join('');
-  const folded = lower.replace(FOLD_CANDIDATE, foldWord).replace(/l/g, 'i');
+  const folded = foldAll(lower).replace(/l/g, 'i');
   return { text: folded, starts: clean.starts, ends: clean.ends };
 }
 

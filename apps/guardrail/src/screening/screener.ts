@@ -1,18 +1,26 @@
 /**
- * The screening engine: normalise, detect (injection rules, secrets, PII, and the same
- * again inside decoded payloads), then apply the per-channel verdict policy and redact
- * the ORIGINAL text.
+ * The screening engine: normalise, detect (injection rules, the injection classifier,
+ * secrets, PII, and the same again inside decoded payloads), then apply the per-channel
+ * verdict policy and redact the ORIGINAL text.
+ *
+ * Injection score = max(rule score, classifier score). Both live on one scale: the rules'
+ * weights were written for it, and the classifier's probability is mapped onto it so that its
+ * cross-validated thresholds land on ESCALATE_THRESHOLD and BLOCK_THRESHOLD
+ * (injection.classifier.ts). The max keeps the rules' precision on known phrasings and adds
+ * the classifier's recall on paraphrases, other languages and unseen attacks.
  */
 
 import type { ScreenChannel, ScreenRequest, ScreenResponse, Verdict } from '@keel/contracts';
 import { findEncodedSegments } from './decode';
 import { buildGateIndex } from './gate.scan';
+import { injectionModel, injectionProbability, probabilityToScore, scoreSegments } from './injection.classifier';
 import { HAS_CJK, HAS_CYRILLIC, INJECTION_RULES } from './injection.rules';
 import type { InjectionCategory, InjectionRule } from './injection.rules';
 import { normalise, toOriginalSpan } from './normalise';
 import type { TextView } from './normalise';
 import { detectPii } from './pii.detector';
 import { detectSecrets } from './secrets.detector';
+import { blockOf, sentenceOf } from './segments';
 
 /** `user`: an injection score at or above this blocks the message. */
 export const BLOCK_THRESHOLD = 0.8;
@@ -46,11 +54,35 @@ export interface SpanDetection {
   encoded: boolean;
 }
 
+/** A classifier finding: the whole user message, or one tool-output sentence/line. */
+export interface ClassifierHit {
+  /** Span in the original text (for `user`, the whole text). */
+  start: number;
+  end: number;
+  /** Model probability. */
+  p: number;
+  /** `p` on the screener's score scale (see probabilityToScore). */
+  score: number;
+  /** True when found inside a decoded payload (span = the encoded segment). */
+  encoded: boolean;
+}
+
 export interface Analysis {
   injection: InjectionHit[];
   detections: SpanDetection[];
   /** Sum of distinct rule weights, clipped to 0..1. */
   injectionScore: number;
+  /** Classifier findings (empty for `output` or when the classifier is off); tool_output lists every scored segment. */
+  classifier: ClassifierHit[];
+  /** Highest classifier score, 0 if none. */
+  classifierScore: number;
+}
+
+export interface AnalyseOptions {
+  /** Run the injection classifier (default true). The training script turns it off to get rule scores alone. */
+  classifier?: boolean;
+  /** Decoding depth of this call (internal). */
+  depth?: number;
 }
 
 function rulesFor(channel: ScreenChannel, cjk: boolean, cyr: boolean): InjectionRule[] {
@@ -131,10 +163,39 @@ export function injectionScore(hits: readonly InjectionHit[]): number {
   return Math.min(1, Math.max(0, sum));
 }
 
+/** Runs the classifier over a normalised text: user messages whole, tool output per sentence/line. */
+function classify(view: TextView, channel: 'user' | 'tool_output'): ClassifierHit[] {
+  const model = injectionModel();
+  const t = model.thresholds[channel];
+  if (channel === 'user') {
+    const p = injectionProbability(view.text, 'user', model);
+    if (p === 0) return [];
+    const span = toOriginalSpan(view, 0, view.text.length);
+    return [{ start: span.start, end: span.end, p, score: probabilityToScore(p, t, ESCALATE_THRESHOLD, BLOCK_THRESHOLD), encoded: false }];
+  }
+  const segs = scoreSegments(view.text, 'tool_output', model);
+  const hits: ClassifierHit[] = new Array<ClassifierHit>(segs.length);
+  const { starts, ends } = view;
+  for (let k = 0; k < segs.length; k++) {
+    const s = segs[k];
+    // Segments are never empty, so their last unit is end - 1 (toOriginalSpan, inlined).
+    hits[k] = {
+      start: starts === null ? s.start : starts[s.start],
+      end: ends === null ? s.end : ends[s.end - 1],
+      p: s.p,
+      score: probabilityToScore(s.p, t, ESCALATE_THRESHOLD, BLOCK_THRESHOLD),
+      encoded: false,
+    };
+  }
+  return hits;
+}
+
 /** Runs every detector over `text` (and decoded payloads inside it); spans refer to `text`. */
-export function analyse(text: string, channel: ScreenChannel, depth = 0): Analysis {
+export function analyse(text: string, channel: ScreenChannel, opts: AnalyseOptions = {}): Analysis {
+  const depth = opts.depth ?? 0;
   const n = normalise(text);
   const injection = channel === 'output' ? [] : scanInjection(n.match, channel, channel === 'tool_output');
+  const classifier = channel === 'output' || opts.classifier === false ? [] : classify(n.match, channel);
   const detections: SpanDetection[] = [];
   for (const s of detectSecrets(n.clean.text)) {
     const span = toOriginalSpan(n.clean, s.start, s.end);
@@ -148,41 +209,25 @@ export function analyse(text: string, channel: ScreenChannel, depth = 0): Analys
   }
   if (depth < MAX_DECODE_DEPTH) {
     for (const seg of findEncodedSegments(n.clean.text)) {
-      const inner = analyse(seg.decoded, channel, depth + 1);
-      if (inner.injection.length === 0 && inner.detections.length === 0) continue;
+      const inner = analyse(seg.decoded, channel, { ...opts, depth: depth + 1 });
+      if (inner.injection.length === 0 && inner.detections.length === 0 && inner.classifier.length === 0) continue;
       // Findings inside a payload map to the whole encoded segment: it cannot be cut partially.
       const span = toOriginalSpan(n.clean, seg.start, seg.end);
       for (const h of inner.injection) injection.push({ ...h, ...span, encoded: true });
       for (const d of inner.detections) detections.push({ ...d, ...span, encoded: true });
+      const worst = inner.classifier.reduce<ClassifierHit | null>((a, h) => (a === null || h.p > a.p ? h : a), null);
+      if (worst !== null) classifier.push({ ...worst, ...span, encoded: true });
     }
   }
-  return { injection, detections, injectionScore: injectionScore(injection) };
+  let classifierScore = 0;
+  for (const h of classifier) classifierScore = Math.max(classifierScore, h.score);
+  return { injection, detections, injectionScore: injectionScore(injection), classifier, classifierScore };
 }
 
 interface Cut {
   start: number;
   end: number;
   label: string;
-}
-
-const SENTENCE_END = /[.!?。！？]/;
-
-// A boundary is a line break, CJK full stop, or . ! ? followed by whitespace (so "a.io" or "e.g" do not split).
-function isBoundaryAt(text: string, i: number): boolean {
-  const ch = text[i];
-  if (ch === '\n' || ch === '。' || ch === '！' || ch === '？') return true;
-  return SENTENCE_END.test(ch) && (i + 1 >= text.length || /\s/.test(text[i + 1]));
-}
-
-/** Widens a span to the sentence (or line) that contains it. */
-function sentenceOf(text: string, start: number, end: number): { start: number; end: number } {
-  let s = start;
-  while (s > 0 && !isBoundaryAt(text, s - 1)) s--;
-  while (s < start && /\s/.test(text[s])) s++;
-  let e = end;
-  while (e < text.length && !isBoundaryAt(text, e - 1)) e++;
-  if (e > end && text[e - 1] === '\n') e--;
-  return { start: s, end: Math.max(e, end) };
 }
 
 /** Applies non-overlapping cuts to `text`; overlapping cuts merge and keep the longest one's label. */
@@ -213,17 +258,29 @@ function uniq(xs: readonly string[]): string[] {
   return [...new Set(xs)];
 }
 
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
 /** Screens one text for one channel. Pure and synchronous. */
 export function screen(req: ScreenRequest): ScreenResponse {
   const { text, channel } = req;
+  const blockAt = req.thresholds?.block ?? BLOCK_THRESHOLD;
+  const escalateAt = req.thresholds?.escalate ?? ESCALATE_THRESHOLD;
   const a = analyse(text, channel);
-  const injScore = channel === 'output' ? 0 : a.injectionScore;
-  const injFlagged = injScore >= ESCALATE_THRESHOLD;
+  const ruleScore = channel === 'output' ? 0 : a.injectionScore;
+  const clfScore = channel === 'output' ? 0 : a.classifierScore;
+  const injScore = Math.max(ruleScore, clfScore);
+  const injFlagged = injScore >= escalateAt;
   const secrets = a.detections.filter((d) => d.category === 'secret');
   const pii = a.detections.filter((d) => d.category === 'pii');
 
+  const ruleCategories = uniq(a.injection.map((h) => h.category)).sort();
   const categories: string[] = [];
-  if (injFlagged) categories.push(...uniq(a.injection.map((h) => h.category)).sort());
+  if (injFlagged) {
+    // The classifier does not tell injection from jailbreak: on its own it reports prompt_injection.
+    categories.push(...uniq([...ruleCategories, ...(clfScore >= escalateAt ? ['prompt_injection'] : [])]).sort());
+  }
   if (secrets.length > 0) categories.push('secret', ...uniq(secrets.map((s) => `secret:${s.type}`)).sort());
   if (pii.length > 0) categories.push('pii', ...uniq(pii.map((p) => `pii:${p.type}`)).sort());
 
@@ -231,10 +288,17 @@ export function screen(req: ScreenRequest): ScreenResponse {
   if (channel !== 'user') {
     for (const p of pii) cuts.push({ start: p.start, end: p.end, label: `[REDACTED:${p.type}]` });
   }
+  const removed = channel === 'tool_output' ? a.classifier.filter((h) => h.score >= escalateAt) : [];
   if (channel === 'tool_output' && injFlagged) {
     for (const h of a.injection) {
-      // An encoded payload is removed whole; plain text loses the sentence around the hit.
-      const span = h.encoded ? h : sentenceOf(text, h.start, h.end);
+      // An encoded payload is removed whole; plain text loses the line or HTML block around the hit
+      // (when short), else the sentence.
+      const span = h.encoded ? h : (blockOf(text, h.start, h.end) ?? sentenceOf(text, h.start, h.end));
+      cuts.push({ start: span.start, end: span.end, label: INSTRUCTION_PLACEHOLDER });
+    }
+    // Classifier segments are sentences/lines (or whole encoded payloads); a short block goes with them.
+    for (const h of removed) {
+      const span = h.encoded ? h : (blockOf(text, h.start, h.end) ?? h);
       cuts.push({ start: span.start, end: span.end, label: INSTRUCTION_PLACEHOLDER });
     }
   }
@@ -242,13 +306,46 @@ export function screen(req: ScreenRequest): ScreenResponse {
   let verdict: Verdict = 'allow';
   if (cuts.length > 0) verdict = 'redact';
   if (channel === 'user') {
-    if (injScore >= BLOCK_THRESHOLD) verdict = 'block';
+    if (injScore >= blockAt) verdict = 'block';
     else if (injFlagged) verdict = 'escalate';
   }
 
+  // Per-category scores and the reasons behind them.
+  const scores: Record<string, number> = {};
+  const reasons: string[] = [];
+  if (channel !== 'output') {
+    const byCat = (c: InjectionCategory): number => injectionScore(a.injection.filter((h) => h.category === c));
+    const pi = Math.max(byCat('prompt_injection'), clfScore);
+    const jb = byCat('jailbreak');
+    if (pi > 0) scores.prompt_injection = round3(pi);
+    if (jb > 0) scores.jailbreak = round3(jb);
+    for (const id of uniq(a.injection.map((h) => `${h.ruleId}${h.encoded ? ' (in decoded payload)' : ''}`))) reasons.push(`rule ${id}`);
+    if (clfScore >= escalateAt) {
+      const t = injectionModel().thresholds[channel === 'user' ? 'user' : 'tool_output'];
+      const top = a.classifier.reduce((x, h) => (h.p > x.p ? h : x));
+      const where = channel === 'tool_output' ? `, ${removed.length} of ${a.classifier.length} sentences removed` : '';
+      reasons.push(`classifier p=${top.p.toFixed(2)} ≥ ${probabilityAt(escalateAt, t).toFixed(2)}${where}${top.encoded ? ' (in decoded payload)' : ''}`);
+    }
+  }
+  if (secrets.length > 0) {
+    scores.secret = SECRET_SCORE;
+    for (const t of uniq(secrets.map((s) => s.type))) reasons.push(`secret ${t}`);
+  }
+  if (pii.length > 0) {
+    scores.pii = PII_SCORE;
+    for (const t of uniq(pii.map((p) => p.type))) reasons.push(`pii ${t}`);
+  }
+
   const score = Math.max(injScore, secrets.length > 0 ? SECRET_SCORE : 0, pii.length > 0 ? PII_SCORE : 0);
-  const res: ScreenResponse = { verdict, categories, score: Math.round(score * 1000) / 1000 };
+  const res: ScreenResponse = { verdict, categories, score: round3(score), scores, reasons };
   // Redacted text goes with every verdict that has cuts, so a blocked message can still be logged safely.
   if (cuts.length > 0) res.redacted = applyCuts(text, cuts);
   return res;
+}
+
+/** Inverse of probabilityToScore for one score level (to report the probability a custom threshold means). */
+function probabilityAt(score: number, t: { escalate: number; block: number }): number {
+  if (score <= ESCALATE_THRESHOLD) return (score / ESCALATE_THRESHOLD) * t.escalate;
+  if (score <= BLOCK_THRESHOLD) return t.escalate + ((score - ESCALATE_THRESHOLD) / (BLOCK_THRESHOLD - ESCALATE_THRESHOLD)) * (t.block - t.escalate);
+  return t.block + ((score - BLOCK_THRESHOLD) / (1 - BLOCK_THRESHOLD)) * (1 - t.block);
 }

@@ -1,9 +1,28 @@
 import { describe, expect, it } from '@jest/globals';
-import { detectSecrets } from './secrets.detector';
+import { detectSecrets, randomToken, tokenLike } from './secrets.detector';
 
 const found = (text: string): string[] => detectSecrets(text).map((m) => `${m.type}:${text.slice(m.start, m.end)}`);
 
-// Test fixtures are assembled at runtime so no secret-looking literal sits in the source.
+// Fixtures are synthetic and assembled at runtime, so no secret-looking literal sits in the source
+// (and none comes from the evaluation data). `rand` is a seeded generator: the same tokens every run.
+function rand(seed: number): (n: number, alphabet?: string) => string {
+  let s = seed >>> 0;
+  const next = (): number => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return (n, alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789') => {
+    let out = '';
+    for (let i = 0; i < n; i++) out += alphabet[Math.floor(next() * alphabet.length)];
+    return out;
+  };
+}
+const r = rand(42);
+const HEXA = '0123456789abcdef';
+
 const OPENAI = 'sk-' + 'proj-' + 'Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z';
 const ANTHROPIC = 'sk-ant-' + 'api03-' + 'Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe';
 const AWS = 'AKIA' + 'IOSFODNN7EXAMPLE';
@@ -12,7 +31,7 @@ const SLACK = 'xoxb-' + '1234567890-0987654321-AbCdEfGhIjKl';
 const GOOGLE = 'AIza' + 'SyD4x9-Qm2Lk8Jh7Gf6Ds5Aa4Zx3Cv2Bn1M';
 const JWT = 'eyJhbGciOiJIUzI1NiJ9' + '.eyJzdWIiOiIxMjM0NTY3ODkwIn0' + '.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
 
-describe('detectSecrets', () => {
+describe('detectSecrets: provider formats', () => {
   it('finds provider tokens by prefix', () => {
     expect(found(`key ${OPENAI}`)).toEqual([`openai_api_key:${OPENAI}`]);
     expect(found(`key ${ANTHROPIC}`)).toEqual([`anthropic_api_key:${ANTHROPIC}`]);
@@ -23,24 +42,197 @@ describe('detectSecrets', () => {
     expect(found(`t ${JWT}`)).toEqual([`jwt:${JWT}`]);
   });
 
-  it('keeps the label readable and cuts only the value for bearer tokens and assignments', () => {
-    expect(found('Authorization: Bearer abc123DEF456ghi789JKL')).toEqual(['bearer_token:abc123DEF456ghi789JKL']);
-    expect(found('db password="hunter2!x"')).toEqual(['password:hunter2!x']);
-    expect(found('client_secret: "p8e-ibndcvsmAp9ZgPBZ606FSlYIZVlsZ-g5"')).toEqual(['generic_secret:p8e-ibndcvsmAp9ZgPBZ606FSlYIZVlsZ-g5']);
-    expect(found('postgres://app:s3cretPw@db.internal:5432/x')).toEqual(['url_credentials:s3cretPw']);
+  it('finds Stripe secret, restricted, publishable and webhook keys, live and test', () => {
+    for (const kind of ['sk', 'rk', 'pk']) {
+      for (const mode of ['live', 'test']) {
+        const key = `${kind}_${mode}_` + r(24);
+        expect(found(`stripe ${key} end`)).toEqual([`stripe_key:${key}`]);
+      }
+    }
+    const whsec = 'whsec_' + r(32);
+    expect(found(`STRIPE_WEBHOOK_SECRET=${whsec}`)).toEqual([`stripe_webhook_secret:${whsec}`]);
+    // Too short after the prefix, or an unknown mode: not a key.
+    expect(found('use sk_live_ABC or sk_prod_abc123def456')).toEqual([]);
   });
 
-  it('finds PEM private key blocks', () => {
+  it('finds Slack bot, user and app tokens and webhook URLs', () => {
+    const user = 'xoxp-' + r(11, '0123456789') + '-' + r(11, '0123456789') + '-' + r(12, '0123456789') + '-' + r(32, HEXA);
+    const app = 'xapp-1-' + r(11) + '-' + r(13, '0123456789') + '-' + r(64, HEXA);
+    const hook = 'https://hooks.slack.com/services/T' + r(8) + '/B' + r(8) + '/' + r(24);
+    expect(found(`u ${user}`)).toEqual([`slack_token:${user}`]);
+    expect(found(`a ${app}`)).toEqual([`slack_token:${app}`]);
+    expect(found(`post to ${hook} now`)).toEqual([`slack_webhook:${hook}`]);
+    expect(found('see https://hooks.slack.com/services for docs')).toEqual([]);
+  });
+
+  it('finds other provider formats', () => {
+    const cases: [string, string][] = [
+      ['gitlab_token', 'glpat-' + r(20)],
+      ['npm_token', 'npm_' + r(36)],
+      ['huggingface_token', 'hf_' + r(34)],
+      ['sendgrid_key', 'SG.' + r(22) + '.' + r(43)],
+      ['digitalocean_token', 'dop_v1_' + r(64, HEXA)],
+      ['shopify_token', 'shpat_' + r(32, HEXA)],
+      ['mailgun_api_key', 'key-' + r(32, HEXA)],
+      ['mailchimp_api_key', r(32, HEXA) + '-us14'],
+      ['twilio_api_key', 'SK' + r(32, HEXA)],
+      ['docker_hub_token', 'dckr_pat_' + r(27)],
+      ['rubygems_api_key', 'rubygems_' + r(48, HEXA)],
+      ['databricks_token', 'dapi' + r(32, HEXA)],
+      ['telegram_bot_token', r(10, '123456789') + ':AA' + r(33)],
+      ['postman_api_key', 'PMAK-' + r(24, HEXA) + '-' + r(34, HEXA)],
+    ];
+    for (const [type, token] of cases) expect(found(`value ${token} end`)).toEqual([`${type}:${token}`]);
+  });
+
+  it('finds PEM private key blocks and password hashes', () => {
     const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----';
     expect(found(`key:\n${pem}\n`)).toEqual([`private_key:${pem}`]);
+    const bcrypt = '$2b$12$' + r(53, './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789');
+    const sha512 = '$6$' + r(8) + '$' + r(86, './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789');
+    expect(found(`root:${sha512}:19000:0:99999:7:::`)).toEqual([`password_hash:${sha512}`]);
+    expect(found(`hash ${bcrypt}`)).toEqual([`password_hash:${bcrypt}`]);
+    // A cost factor in prose is not a hash.
+    expect(found('bcrypt hashes start with $2b$12$ and a salt')).toEqual([]);
+  });
+});
+
+describe('detectSecrets: connection strings and credential slots', () => {
+  it('cuts the password of database and broker URLs', () => {
+    const pw = 'pw' + r(10);
+    for (const scheme of ['postgres', 'postgresql', 'mysql', 'mongodb', 'mongodb+srv', 'amqp', 'amqps']) {
+      expect(found(`${scheme}://app:${pw}@db.internal:5432/x`)).toEqual([`url_credentials:${pw}`]);
+    }
+    // Redis URLs often have a password and no user.
+    expect(found(`redis://:${pw}@cache:6379/0`)).toEqual([`url_credentials:${pw}`]);
+    // A doc-style literal in the password slot still counts: the slot is unambiguous.
+    expect(found('postgresql://user:secret@localhost/db')).toEqual(['url_credentials:secret']);
   });
 
-  it('ignores placeholders, variable names and low-entropy values', () => {
+  it('skips template placeholders in the password slot', () => {
+    expect(found('postgres://app:${DB_PASSWORD}@db/x')).toEqual([]);
+    expect(found('mysql://root:<password>@localhost/db')).toEqual([]);
+    expect(found('amqp://guest:***@rabbit/')).toEqual([]);
+    expect(found('https://example.com:8080/path@v2')).toEqual([]);
+  });
+
+  it('finds JDBC and ADO.NET/ODBC passwords', () => {
+    expect(found('jdbc:postgresql://db:5432/app?user=svc&password=Tr0ub4dor&ssl=true')).toEqual(['connection_string_password:Tr0ub4dor']);
+    expect(found('jdbc:sqlserver://db:1433;databaseName=app;user=sa;password=Kx9!mQ2z;')).toEqual(['connection_string_password:Kx9!mQ2z']);
+    expect(found('jdbc:oracle:thin:scott/T1ger99@dbhost:1521:orcl')).toEqual(['connection_string_password:T1ger99']);
+    expect(found('Server=tcp:db.example.net,1433;Database=app;User Id=svc;Password=Qw3rty!9;Encrypt=True;')).toEqual(['connection_string_password:Qw3rty!9']);
+    expect(found('Driver={ODBC Driver 18};Server=db;Uid=svc;Pwd=Zx8cV7bN;')).toEqual(['connection_string_password:Zx8cV7bN']);
+    // "Password=" outside a connection string (no Server/Database/User Id keys) is left to the named-value rules.
+    expect(found('Password=; Remember=true')).toEqual([]);
+  });
+
+  it('finds passwords on command lines, in netrc and in credential constructors', () => {
+    expect(found('psexec \\\\host -u admin -p Hunter22 cmd')).toEqual(['cli_password:Hunter22']);
+    expect(found('Connect-VIServer -Server vc01 -User admin -Password S3cure!pw')).toEqual(['cli_password:S3cure!pw']);
+    expect(found('curl -u deploy:Xy7zQ2wR https://api.example.com')).toEqual(['cli_password:Xy7zQ2wR']);
+    expect(found('machine api.example.com login bob password b0bsPass')).toEqual(['netrc_password:b0bsPass']);
+    expect(found('new NetworkCredential("svc", "N3tCred!")')).toEqual(['dotnet_credentials:N3tCred!']);
+    // -p is a port or a flag elsewhere; variables are not literals.
+    expect(found('mkdir -p /var/lib/app && ssh -p 2222 host')).toEqual([]);
+    expect(found('psexec \\\\host -u admin -p $Password cmd')).toEqual([]);
+  });
+});
+
+describe('detectSecrets: named values', () => {
+  it('keeps the label readable and cuts only the value', () => {
+    expect(found('Authorization: Bearer abc123DEF456ghi789JKL')).toEqual(['bearer_token:abc123DEF456ghi789JKL']);
+    expect(found('db password="hunter2!x"')).toEqual(['password:hunter2!x']);
+    expect(found('client_secret: "p8e-ibndcvsmAp9ZgPBZ606FSlYIZVlsZ-g5"')).toEqual(['adobe_client_secret:p8e-ibndcvsmAp9ZgPBZ606FSlYIZVlsZ-g5']);
+  });
+
+  it('understands camelCase, ALL_CAPS env files, JSON keys and env() defaults', () => {
+    const t = r(32);
+    expect(found(`const twilioApiSecret = '${t}';`)).toEqual([`generic_secret:${t}`]);
+    expect(found(`export SERVICE_API_TOKEN=${t}`)).toEqual([`generic_secret:${t}`]);
+    expect(found(`{"apikey": "${t}"}`)).toEqual([`generic_secret:${t}`]);
+    expect(found(`'token' => env('SERVICE_TOKEN', '${t}'),`)).toEqual([`generic_secret:${t}`]);
+    expect(found('REACT_APP_AUTH_PASSWORD=moonage7')).toEqual(['password:moonage7']);
+    expect(found('the default password is "daydream"')).toEqual(['password:daydream']);
+  });
+
+  it('ignores placeholders, variable names, expressions and low-entropy values', () => {
     expect(found('password = request.form')).toEqual([]);
     expect(found('password: str')).toEqual([]);
     expect(found('api_key = "your_api_key_here"')).toEqual([]);
     expect(found('token = ${GITHUB_TOKEN}')).toEqual([]);
     expect(found('secret_key = "aaaaaaaaaaaaaaaaaaaa"')).toEqual([]);
     expect(found('the password is required and the token expired')).toEqual([]);
+    expect(found('password = getpass.getpass()\npwd = os.environ["DB_PASSWORD"]')).toEqual([]);
+    expect(found('"password": "&lt;YOUR PASSWORD&gt;", passwordLabel: "Password:"')).toEqual([]);
+    expect(found('token = "abcdefgh12345678"')).toEqual([]);
+  });
+
+  it('does not treat ids, public keys, counts or look-alike words as secrets', () => {
+    const t = r(32);
+    expect(found(`client_id = "${t}"`)).toEqual([]);
+    expect(found(`public_key = "${t}"`)).toEqual([]);
+    expect(found('max_tokens: 4096, prompt_tokens=1234')).toEqual([]);
+    // "key" inside "monkey" is not a name keyword (and a 20-char value is too short to flag on its own).
+    expect(tokenLike(t.slice(0, 20))).toBe(true);
+    expect(found(`monkey = "${t.slice(0, 20)}"`)).toEqual([]);
+    expect(found('passport_number = "X12345678"')).toEqual([]);
+    expect(found('idempotency_key: "3f2b8c1e-9d4a-4b6f-8e2d-1a7c5b9e0f3d"')).toEqual([]);
+  });
+
+  it('accepts a UUID under a token name but not a bare UUID', () => {
+    const uuid = '5c0f2d8e-3b1a-4e6f-9d7c-2a8b4e6f1c3d';
+    expect(found(`HEROKU_API_KEY: ${uuid}`)).toEqual([`generic_secret:${uuid}`]);
+    expect(found(`request ${uuid} failed`)).toEqual([]);
+  });
+});
+
+describe('detectSecrets: generic high-entropy tokens', () => {
+  it('finds a long random token with no name around it', () => {
+    const t = r(40);
+    expect(randomToken(t, ` ${t} `, 1)).toBe(true);
+    expect(found(`here you go: ${t}`)).toEqual([`high_entropy_token:${t}`]);
+  });
+
+  it('does not flag UUIDs, hex hashes, SRI/lockfile digests or identifiers', () => {
+    expect(found('request 3f2b8c1e-9d4a-4b6f-8e2d-1a7c5b9e0f3d failed')).toEqual([]);
+    expect(found(`fixed in commit ${r(40, HEXA)} and image sha256:${r(64, HEXA)}`)).toEqual([]);
+    expect(found(`<script integrity="sha384-${r(64)}"></script>`)).toEqual([]);
+    expect(found(`golang.org/x/text v0.3.7 h1:${r(43)}=`)).toEqual([]);
+    expect(found('call getServerAddressByClientCIDRs2024VersionHandler3 now')).toEqual([]);
+    expect(found('at com.example.service.UserAccountRepositoryImpl2.findByEmail3(Repo.java:42)')).toEqual([]);
+  });
+
+  it('does not flag base64 images, base64 text, certificate blocks or URL paths', () => {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg';
+    expect(found(`<img src="data:image/png;base64,${png}">`)).toEqual([]);
+    expect(found(`"thumbnail": "${png}"`)).toEqual([]);
+    const text = Buffer.from('Please summarise the attached quarterly report for the board').toString('base64');
+    expect(found(`payload ${text}`)).toEqual([]);
+    const cert = ['-----BEGIN CERTIFICATE-----', r(64), r(64), r(64), '-----END CERTIFICATE-----'].join('\n');
+    expect(found(cert)).toEqual([]);
+    expect(found(`https://drive.example.com/file/d/${r(44)}/view`)).toEqual([]);
+  });
+
+  it('tokenLike needs length, digits, entropy and no made-up runs', () => {
+    expect(tokenLike(r(24))).toBe(true);
+    expect(tokenLike('short1A')).toBe(false);
+    expect(tokenLike('a1B2c3D4e5F6g7H8i9J0k1L2')).toBe(false);
+    expect(tokenLike('ConnectionString_B2B')).toBe(false);
+    expect(tokenLike('3f2b8c1e-9d4a-4b6f-8e2d-1a7c5b9e0f3d')).toBe(false);
+    expect(tokenLike('3f2b8c1e-9d4a-4b6f-8e2d-1a7c5b9e0f3d', true)).toBe(true);
+  });
+});
+
+describe('detectSecrets: performance', () => {
+  it('screens a dense 4 KB text quickly (gated regexes, one keyword pass)', () => {
+    let text = '';
+    while (text.length < 4096) text += `api_key = "${r(24)}" token=abc password: y key ${r(40)} https://u:p@h/x `;
+    text = text.slice(0, 4096);
+    for (let i = 0; i < 20; i++) detectSecrets(text);
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 50; i++) detectSecrets(text);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6 / 50;
+    // Loose CI bound; a developer machine does this in well under 1 ms.
+    expect(ms).toBeLessThan(5);
   });
 });

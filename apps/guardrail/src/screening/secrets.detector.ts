@@ -1,9 +1,23 @@
 /**
- * Secret detection: provider tokens with recognisable prefixes, JWTs, bearer tokens,
- * PEM private keys, credentials in URLs, `password=`-style assignments and
- * high-entropy values assigned to key/secret/token names. Runs on the `clean` view;
- * the span covers the secret value only, so "Authorization: Bearer" stays readable.
+ * Secret detection. Three layers, all on the `clean` view; a span covers the secret value
+ * only, so "Authorization: Bearer" or "password=" stays readable after redaction.
+ *
+ * 1. Provider formats: tokens whose shape is fixed by the issuer (prefix, length, alphabet,
+ *    separators), e.g. GitHub `ghp_`, Stripe `sk_live_`, Slack `xoxb-`, AWS `AKIA`, PEM blocks,
+ *    JWTs, password hashes, webhook URLs with their secret path.
+ * 2. Credential slots: places where whatever stands there is a credential — the password of a
+ *    URL (`postgres://u:p@h`), `Password=` in an ODBC/ADO.NET/JDBC connection string,
+ *    `-p`/`--password` on a command line, `NetworkCredential(user, pass)`, netrc, `curl -u u:p`.
+ *    Only template syntax (`${X}`, `<pass>`, `%PASS%`, `***`) is skipped there.
+ * 3. Named values: `NAME = value` / `"NAME": "value"` / `NAME: value` / `env('NAME', 'value')`
+ *    where NAME mentions a password, secret, token or key. Password and secret names take any
+ *    literal that is not a placeholder or an expression; token and key names need a value that
+ *    looks random (`tokenLike`). Finally a context-free pass flags long random tokens
+ *    (`randomToken`: >= 32 chars, mixed case and digits, high entropy), which skips UUIDs,
+ *    hex digests, base64 that decodes to text or an image, SRI hashes and URL paths.
  */
+
+import { buildGateIndex } from './gate.scan';
 
 export interface SecretMatch {
   type: string;
@@ -14,18 +28,38 @@ export interface SecretMatch {
 interface SecretRule {
   readonly type: string;
   readonly pattern: RegExp;
-  /** Index of the capture group holding the secret; 0 = whole match. */
+  /** Index of the capture group holding the secret; 0 = whole match; -1 = first group that matched. */
   readonly group: number;
-  readonly check?: (value: string) => boolean;
+  /** The rule only runs when the lower-cased text contains one of these (cheap pre-check); [] = always. */
+  readonly gate: readonly string[];
+  readonly check?: (value: string, text: string, start: number) => boolean;
 }
 
-const TOKEN_END = '(?![A-Za-z0-9_-])';
+const END = '(?![A-Za-z0-9_-])';
+const START = '(?<![A-Za-z0-9_-])';
 
-const PLACEHOLDER = /^(?:x+|\*+|\.+|#+|-+|0+|changeme|change_me|password|passwd|secret|token|redacted|example|sample|dummy|test|null|none|nil|undefined|true|false|str|string|int|bool|boolean|any|number|required|optional|empty|todo|tbd|your[_-]?\w*|my[_-]?\w*|<[^>]*>|\[[^\]]*\]|\{[^}]*\}|\$\{?[A-Za-z_][\w.]*\}?|%\(?\w*\)?s?|\{\{.*\}\}|(?:os\.)?(?:env|environ|getenv|process\.env)\b.*|\w+\(.*)$/i;
+const PLACEHOLDER = /^(?:x+|\*+|\.+|#+|-+|_+|\?+|0+|changeme|change_me|changeit|password|passwd|secret|token|redacted|example|sample|dummy|test|null|none|nil|undefined|true|false|yes|no|on|off|str|string|int|bool|boolean|any|number|required|optional|empty|todo|tbd|fixme|replace_?me|placeholder|your[_-]?\w*|my[_-]?\w*|some[_-]?\w*|enter[_-]?\w*|insert[_-]?\w*|<[^>]*>|&lt;.*&gt;|\[[^\]]*\]|\{[^}]*\}|\$\{?[A-Za-z_][\w.]*\}?|%\(?\w*\)?s?|%[A-Za-z_]\w*%|\{\{.*\}\}|<%.*%>|#\{.*\}|\$\(.*\)?|(?:os\.)?(?:env|environ|getenv|process\.env)\b.*|\w+\(.*)$/i;
+/** Template syntax only: what a credential slot may hold without being a credential. */
+const TEMPLATE = /^(?:x{3,}|X{3,}|\*+|\.+|#+|-+|_+|\?+|<[^>]*>?|&lt;.*|\[[^\]]*\]|\{[^}]*\}|\$\{?[A-Za-z_][\w.]*\}?|\$\(.*|%\(?\w*\)?s?|%[A-Za-z_]\w*%|\{\{.*|<%.*|#\{.*|@[A-Za-z_]\w*|:[A-Za-z_]\w*|\?)$/;
 const IDENTIFIER_ONLY = /^[A-Za-z_][A-Za-z_.]*$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const HEX = /^[0-9a-f]+$/i;
+
+const ASCII_COUNTS = new Int32Array(128);
 
 /** Shannon entropy in bits per character. */
 export function entropy(s: string): number {
+  if (s.length === 0) return 0;
+  if (!/[^\t\n\r\x20-\x7e]/.test(s)) {
+    ASCII_COUNTS.fill(0);
+    for (let i = 0; i < s.length; i++) ASCII_COUNTS[s.charCodeAt(i)]++;
+    let h = 0;
+    for (let c = 0; c < 128; c++) {
+      const n = ASCII_COUNTS[c];
+      if (n > 0) h -= (n / s.length) * Math.log2(n / s.length);
+    }
+    return h;
+  }
   const counts = new Map<string, number>();
   for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
   let h = 0;
@@ -40,78 +74,398 @@ function notPlaceholder(v: string): boolean {
   return !PLACEHOLDER.test(v) && !/^(.)\1+$/.test(v);
 }
 
-function passwordValue(v: string): boolean {
-  // Unquoted bare words in code are variable names (`password = pwd`), not secrets.
-  return v.length >= 4 && notPlaceholder(v) && !IDENTIFIER_ONLY.test(v);
+/** A value in an unambiguous credential slot: anything but template syntax or one repeated character. */
+function slotValue(v: string): boolean {
+  return v.length >= 3 && !TEMPLATE.test(v) && !/^(.)\1+$/.test(v);
 }
 
-function highEntropy(v: string): boolean {
-  if (!notPlaceholder(v) || v.length < 16) return false;
+// Longest run of consecutive characters in (ascending or descending) order, e.g. "abcdef", "98765".
+function longestRun(s: string): number {
+  let best = s.length > 0 ? 1 : 0;
+  let up = 1;
+  let down = 1;
+  for (let i = 1; i < s.length; i++) {
+    const d = s.charCodeAt(i) - s.charCodeAt(i - 1);
+    up = d === 1 ? up + 1 : 1;
+    down = d === -1 ? down + 1 : 1;
+    best = Math.max(best, up, down);
+  }
+  return best;
+}
+
+/** Made-up values: alphabet or digit sequences once the other characters are dropped
+ * ("a1B2c3D4e5" -> "abcde" and "12345"), or one character repeated six times. */
+function looksMadeUp(v: string): boolean {
+  const letters = v.replace(/[^A-Za-z]/g, '').toLowerCase();
+  const digits = v.replace(/\D/g, '');
+  return longestRun(letters) >= 5 || longestRun(digits) >= 6 || /(.)\1{5}/.test(v);
+}
+
+/** Share of `v` made of letter words ("Connection", "String", "HTTP"): high for identifiers, low for random tokens. */
+function wordShare(v: string): number {
+  let words = 0;
+  for (const w of v.matchAll(/[A-Z]?[a-z]{3,}|[A-Z]{4,}/g)) words += w[0].length;
+  return words / v.length;
+}
+
+/**
+ * A value that looks machine-generated: >= 16 chars, a digit and another character class,
+ * enough entropy for its alphabet and length, not one of the placeholders.
+ * UUIDs qualify only when `allowUuid` (a UUID named "token" is a credential, a bare one is an id).
+ */
+export function tokenLike(v: string, allowUuid = false): boolean {
+  if (v.length < 16 || !notPlaceholder(v)) return false;
+  if (UUID.test(v)) return allowUuid && !/^0{8}-/.test(v);
   const classes = (/[a-z]/.test(v) ? 1 : 0) + (/[A-Z]/.test(v) ? 1 : 0) + (/\d/.test(v) ? 1 : 0);
   if (classes < 2 || !/\d/.test(v)) return false;
-  // Hex digests need less entropy per char than mixed alphabets to be random.
-  return entropy(v) >= (/^[0-9a-f]+$/i.test(v) ? 3.0 : 3.5);
+  if (looksMadeUp(v) || (classes === 3 && wordShare(v) >= 0.7)) return false;
+  // Hex digests and base32 need less entropy per character than mixed alphabets to be random.
+  const min = HEX.test(v) ? 3.0 : /^[a-z0-9]+$/.test(v) || /^[A-Z0-9]+$/.test(v) ? 3.2 : 3.5;
+  return entropy(v) >= min;
 }
 
-const SECRET_NAME = '(?:[A-Za-z0-9]+[_.-])*(?:api[_.-]?key|apikey|secret(?:[_.-]?key)?|client[_.-]?secret|access[_.-]?(?:key|token)|auth[_.-]?(?:key|token)|private[_.-]?key|token|credentials?|signing[_.-]?key|encryption[_.-]?key|session[_.-]?key|app[_.-]?key|master[_.-]?key)(?:[_.-][A-Za-z0-9]+)*';
-const PASSWORD_NAME = '(?:[A-Za-z0-9]+[_.-])*(?:password|passwd|pwd|passphrase|pass)(?:[_.-][A-Za-z0-9]+)*';
-const ASSIGN = '["\']?\\s*(?::=|=>|=|:|\\s+is\\s+)\\s*';
+const DATA_URI_BEFORE = /data:[\w.+-]+\/[\w.+-]+(?:;[\w=.-]+)*;base64,$/;
+// Digests in lock files, SRI attributes, go.sum and prose ("sha256-...", "h1:...", "checksum: ...").
+const DIGEST_BEFORE = /(?:sha(?:1|224|256|384|512)[-:=]|md5[-:=]|h1:|integrity=["']?|(?:digest|checksum|hash|fingerprint|etag|nonce|salt|signature|public[_ -]?key|pub[_-]?key)(?:["']?\s*(?:is|was|=|:|=>)\s*["']?|\W{1,6}))$/i;
+// An id is not a secret: "user_id": "...", requestId=..., ID: ...
+const ID_BEFORE = /(?:[a-z]Id|[_.-]id|\bid|ID)["']?\s*(?:=|:|=>)\s*["']?$/;
+// Base64 of PNG, JPEG, GIF, WebP, PDF, gzip and zip data.
+const BINARY_BASE64 = /^(?:iVBORw0KGgo|\/9j\/|R0lGOD|UklGR|JVBERi0|H4sI|UEsDB)/;
+const BASE64_LINE = /^[A-Za-z0-9+/]{40,}={0,2}$/;
+
+/** Base64 that decodes to mostly printable text is an encoded payload (decode.ts screens it), not a key. */
+function decodesToText(v: string): boolean {
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(v) || v.length % 4 === 1) return false;
+  const bytes = Buffer.from(v.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  if (bytes.length < 12) return false;
+  let printable = 0;
+  for (const b of bytes) if ((b >= 32 && b < 127) || b === 9 || b === 10 || b === 13) printable++;
+  // Random bytes are ~37% printable; text, even with a few corrupted characters, is far above 80%.
+  return printable / bytes.length > 0.8;
+}
+
+/** One line of a wrapped base64 block (certificate, MIME attachment): its neighbour lines are base64 too. */
+function inBase64Block(text: string, start: number, end: number): boolean {
+  const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+  let lineEnd = text.indexOf('\n', end);
+  if (lineEnd < 0) lineEnd = text.length;
+  if (text.slice(lineStart, lineEnd).trim() !== text.slice(start, end)) return false;
+  const prevStart = text.lastIndexOf('\n', lineStart - 2) + 1;
+  const prev = lineStart > 0 ? text.slice(prevStart, lineStart - 1).trim() : '';
+  let nextEnd = text.indexOf('\n', lineEnd + 1);
+  if (nextEnd < 0) nextEnd = text.length;
+  const next = lineEnd < text.length ? text.slice(lineEnd + 1, nextEnd).trim() : '';
+  return BASE64_LINE.test(prev) || BASE64_LINE.test(next) || /^-----BEGIN /.test(prev);
+}
+
+/**
+ * Context-free random token: 32..256 chars with upper and lower case letters and at least three
+ * digits, high entropy (close to log2 of the length), no alphabet/digit sequences. Skips UUIDs and
+ * hex digests, base64 that decodes to text or starts like an image/archive, digests after
+ * "sha256-"/"h1:"/"checksum:", data: URIs, URL path segments and lines of a wrapped base64 block.
+ */
+export function randomToken(v: string, text: string, start: number): boolean {
+  if (v.length < 32 || v.length > 256) return false;
+  if (!/[a-z]/.test(v) || !/[A-Z]/.test(v) || HEX.test(v.replace(/-/g, ''))) return false;
+  const digits = v.replace(/\D/g, '').length;
+  if (digits < 3 || digits / v.length > 0.6) return false;
+  const before = text.slice(Math.max(0, start - 48), start);
+  if (/[/\\]$/.test(before) || DATA_URI_BEFORE.test(before) || DIGEST_BEFORE.test(before) || ID_BEFORE.test(before)) return false;
+  if (BINARY_BASE64.test(v) || /(.)\1{3}/.test(v) || looksMadeUp(v)) return false;
+  // Identifiers glued from words ("getUserAccount2ForProvider3") are mostly letter words.
+  if (wordShare(v) >= 0.7) return false;
+  if (entropy(v) < Math.min(4.3, Math.log2(v.length) - 0.8)) return false;
+  return !decodesToText(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Provider formats and 2. credential slots
+// ---------------------------------------------------------------------------------------------
+
+const re = (body: string, flags = 'g'): RegExp => new RegExp(body, flags);
 
 const RULES: readonly SecretRule[] = [
-  { type: 'private_key', group: 0, pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g },
-  { type: 'anthropic_api_key', group: 0, pattern: new RegExp(`sk-ant-(?:api|admin|oat|sid)?\\d{0,2}-?[A-Za-z0-9_-]{20,}${TOKEN_END}`, 'g') },
-  { type: 'openai_api_key', group: 0, pattern: new RegExp(`(?<![A-Za-z0-9_-])sk-(?!ant-)(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}${TOKEN_END}`, 'g'), check: (v) => /\d/.test(v) },
-  { type: 'aws_access_key_id', group: 0, pattern: /(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])/g },
-  { type: 'github_token', group: 0, pattern: new RegExp(`(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})${TOKEN_END}`, 'g') },
-  { type: 'gitlab_token', group: 0, pattern: new RegExp(`gl(?:pat|ptt|dt|rt|cbt|oas)-[A-Za-z0-9_-]{20,}${TOKEN_END}`, 'g') },
-  { type: 'slack_token', group: 0, pattern: new RegExp(`xox[abposre]-[A-Za-z0-9-]{10,}${TOKEN_END}|xapp-\\d-[A-Za-z0-9-]{10,}`, 'g') },
-  { type: 'slack_webhook', group: 0, pattern: /https:\/\/hooks\.slack\.com\/(?:services|workflows)\/[A-Za-z0-9_/-]{20,}/g },
-  { type: 'google_api_key', group: 0, pattern: new RegExp(`AIza[0-9A-Za-z_-]{35}${TOKEN_END}`, 'g') },
-  { type: 'google_oauth_secret', group: 0, pattern: new RegExp(`GOCSPX-[A-Za-z0-9_-]{28}${TOKEN_END}`, 'g') },
-  { type: 'stripe_key', group: 0, pattern: new RegExp(`(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}${TOKEN_END}`, 'g') },
-  { type: 'huggingface_token', group: 0, pattern: new RegExp(`hf_[A-Za-z0-9]{34,}${TOKEN_END}`, 'g') },
-  { type: 'npm_token', group: 0, pattern: new RegExp(`npm_[A-Za-z0-9]{36}${TOKEN_END}`, 'g') },
-  { type: 'pypi_token', group: 0, pattern: new RegExp(`pypi-AgE[A-Za-z0-9_-]{50,}${TOKEN_END}`, 'g') },
-  { type: 'sendgrid_key', group: 0, pattern: /SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}/g },
-  { type: 'digitalocean_token', group: 0, pattern: /do[opr]_v1_[a-f0-9]{64}/g },
-  { type: 'shopify_token', group: 0, pattern: /shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}/g },
-  { type: 'age_secret_key', group: 0, pattern: /AGE-SECRET-KEY-1[0-9A-Z]{58}/g },
-  { type: 'telegram_bot_token', group: 0, pattern: /(?<!\d)\d{8,10}:AA[0-9A-Za-z_-]{33}(?![A-Za-z0-9_-])/g },
-  { type: 'azure_storage_key', group: 1, pattern: /AccountKey=([A-Za-z0-9+/]{40,}={0,2})/g },
-  { type: 'jwt', group: 0, pattern: /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
-  { type: 'bearer_token', group: 1, pattern: /\b[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)/g, check: (v) => /\d/.test(v) && notPlaceholder(v) },
-  { type: 'basic_auth', group: 1, pattern: /\b[Bb]asic\s+([A-Za-z0-9+/]{12,}={0,2})(?![A-Za-z0-9+/=])/g, check: (v) => /\d|[A-Z].*[a-z]/.test(v) },
-  { type: 'url_credentials', group: 1, pattern: /\b[a-z][a-z0-9+.-]{1,15}:\/\/[^\s:/@]{1,64}:([^\s:/@]{3,128})@[A-Za-z0-9.-]+/g, check: notPlaceholder },
-  { type: 'password', group: 1, pattern: new RegExp(`\\b${PASSWORD_NAME}${ASSIGN}(?:"([^"\\s]{1,200})"|'([^'\\s]{1,200})'|([^\\s"',;)}\\]]{1,200}))`, 'gi'), check: passwordValue },
-  { type: 'generic_secret', group: 1, pattern: new RegExp(`\\b${SECRET_NAME}${ASSIGN}["']?([A-Za-z0-9_+/=.~-]{16,512})`, 'gi'), check: highEntropy },
+  // Keys and key material
+  { type: 'private_key', group: 0, gate: ['private key'], pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g },
+  // A PEM block base64-encoded once more ("-----BEGIN" = LS0tLS1CRUdJTi...).
+  { type: 'private_key', group: 0, gate: ['ls0tls1crudjti'], pattern: /LS0tLS1CRUdJTi[A-Za-z0-9+/]{40,}={0,2}/g, check: (v) => /PRIVATE KEY/.test(Buffer.from(v.slice(0, 120), 'base64').toString('latin1')) },
+  { type: 'private_key', group: 0, gate: ['putty-user-key-file'], pattern: /PuTTY-User-Key-File-\d: [\s\S]*?Private-(?:Lines|MAC): [^\n]*(?:\n[A-Za-z0-9+/=]+)*/g },
+  { type: 'age_secret_key', group: 0, gate: ['age-secret-key'], pattern: /AGE-SECRET-KEY-1[0-9A-Z]{58}/g },
+  { type: 'wireguard_key', group: 1, gate: ['privatekey', 'presharedkey'], pattern: /\b(?:PrivateKey|PresharedKey)\s*=\s*([A-Za-z0-9+/]{42,43}=)/g },
+  { type: 'password_hash', group: 0, gate: ['$2', '$1$', '$5$', '$6$', '$8$', '$9$', '$krb5', '$y$'], pattern: /\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}|\$1\$[./A-Za-z0-9]{0,8}\$[./A-Za-z0-9]{22}|\$5\$(?:rounds=\d+\$)?[./A-Za-z0-9]{0,16}\$[./A-Za-z0-9]{43}|\$6\$(?:rounds=\d+\$)?[./A-Za-z0-9]{0,16}\$[./A-Za-z0-9]{86}|\$[89]\$[./A-Za-z0-9]{14}\$[./A-Za-z0-9]{43}|\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{0,86}\$[./A-Za-z0-9]{43}|\$krb5asrep\$\d+\$(?:[^\s$:]{1,256}:)?[0-9a-f]{32}\$[0-9a-f]{64,}|\$krb5tgs\$\d+\$\S{0,300}?\$[0-9a-f]{32}\$[0-9a-f]{64,}/g },
+
+  // AI providers
+  { type: 'anthropic_api_key', group: 0, gate: ['sk-ant-'], pattern: re(`sk-ant-(?:api|admin|oat|sid)?\\d{0,2}-?[A-Za-z0-9_-]{20,}${END}`) },
+  { type: 'openai_api_key', group: 0, gate: ['sk-'], pattern: re(`${START}sk-(?!ant-)(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}${END}`), check: (v) => /\d/.test(v) },
+  { type: 'huggingface_token', group: 0, gate: ['hf_'], pattern: re(`${START}hf_[A-Za-z0-9]{34,}${END}`) },
+  { type: 'groq_api_key', group: 0, gate: ['gsk_'], pattern: re(`${START}gsk_[A-Za-z0-9]{48,}${END}`) },
+  { type: 'tavily_api_key', group: 0, gate: ['tvly-'], pattern: re(`${START}tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}${END}`) },
+  { type: 'jina_api_key', group: 0, gate: ['jina_'], pattern: re(`${START}jina_[a-f0-9]{32}[A-Za-z0-9_-]{20,40}${END}`) },
+  { type: 'firecrawl_api_key', group: 0, gate: ['fc-'], pattern: re(`${START}fc-[a-f0-9]{32}${END}`) },
+
+  // Cloud providers
+  { type: 'aws_access_key_id', group: 0, gate: ['akia', 'asia', 'agpa', 'aida', 'aroa', 'aipa', 'anpa', 'anva', 'abia', 'acca', 'a3t'], pattern: /(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])/g },
+  { type: 'aws_appsync_key', group: 0, gate: ['da2-'], pattern: re(`${START}da2-[a-z0-9]{26}${END}`) },
+  { type: 'amazon_mws_token', group: 0, gate: ['amzn.mws.'], pattern: /amzn\.mws\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g },
+  { type: 'google_api_key', group: 0, gate: ['aiza'], pattern: re(`AIza[0-9A-Za-z_-]{35}${END}`) },
+  { type: 'google_oauth_secret', group: 0, gate: ['gocspx'], pattern: re(`GOCSPX-[A-Za-z0-9_-]{28}${END}`) },
+  { type: 'google_oauth_token', group: 0, gate: ['ya29.', '1//0'], pattern: re(`${START}(?:ya29\\.[0-9A-Za-z_-]{30,}|1//0[0-9A-Za-z_-]{40,})${END}`) },
+  { type: 'azure_storage_key', group: 1, gate: ['accountkey', 'sharedaccesskey'], pattern: /(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{40,}={0,2})/g },
+  { type: 'azure_app_config_secret', group: 1, gate: ['azconfig'], pattern: /\.azconfig\.io;Id=[^;\s]+;Secret=([A-Za-z0-9+/]{20,}={0,2})/g },
+  { type: 'azure_devops_pat', group: 0, gate: ['azdo'], pattern: re(`${START}[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4}${END}`) },
+  { type: 'digitalocean_token', group: 0, gate: ['_v1_'], pattern: /do[opr]_v1_[a-f0-9]{64}/g },
+  { type: 'heroku_api_key', group: 0, gate: ['hrku-'], pattern: re(`${START}HRKU-[A-Za-z0-9_-]{60}${END}`) },
+  { type: 'databricks_token', group: 0, gate: ['dapi'], pattern: re(`${START}dapi[a-f0-9]{32}(?:-\\d)?${END}`) },
+  { type: 'salesforce_token', group: 0, gate: ['00d'], pattern: /(?<![A-Za-z0-9])00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{80,}/g },
+  { type: 'okta_api_token', group: 1, gate: ['ssws'], pattern: /\bSSWS\s+([A-Za-z0-9_-]{40,44})(?![A-Za-z0-9_-])/g },
+  { type: 'dynatrace_token', group: 0, gate: ['dt0'], pattern: /dt0[a-z]\d{2}\.[A-Z0-9]{24}\.[A-Z0-9]{64}/g },
+  { type: 'doppler_token', group: 0, gate: ['dp.'], pattern: re(`${START}dp\\.(?:pt|ct|sa|scim|audit|st(?:\\.[a-z0-9_-]{2,35})?)\\.[A-Za-z0-9]{40,44}${END}`) },
+  { type: 'vault_token', group: 0, gate: ['hvs.', 'hvb.', 'hvr.', 's.caes', 'b.aaaaaq'], pattern: re(`${START}(?:hv[sbr]\\.[A-Za-z0-9_-]{90,}|s\\.CAES[A-Za-z0-9_-]{50,}|b\\.AAAAAQ[A-Za-z0-9_-]{100,})${END}`) },
+  { type: 'vault_unseal_key', group: 1, gate: ['unseal'], pattern: /(?:Unseal Key(?: \d+)?:|operator unseal)\s+([A-Za-z0-9+/]{43,44}={0,2})(?![A-Za-z0-9+/=])/gi },
+  { type: 'kubernetes_bootstrap_token', group: 1, gate: ['bootstrap'], pattern: /bootstrap[_-]?token["']?\s*[:=\s]\s*["']?([a-z0-9]{6}\.[a-z0-9]{16})(?![a-z0-9])/gi },
+
+  // Code hosting, CI, package registries
+  { type: 'github_token', group: 0, gate: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'], pattern: re(`${START}(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})${END}`) },
+  { type: 'gitlab_token', group: 0, gate: ['glpat-', 'glptt-', 'gldt-', 'glrt-', 'glcbt-', 'gloas-', 'glft-', 'glimt-', 'glsoat-', 'glagent-', 'gr1348941'], pattern: re(`${START}(?:gl(?:pat|ptt|dt|rt|cbt|oas|ft|imt|soat|agent)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,})${END}`) },
+  { type: 'npm_token', group: 0, gate: ['npm_'], pattern: re(`${START}npm_[A-Za-z0-9]{36}${END}`) },
+  { type: 'pypi_token', group: 0, gate: ['pypi-'], pattern: re(`pypi-AgE[A-Za-z0-9_-]{50,}${END}`) },
+  { type: 'rubygems_api_key', group: 0, gate: ['rubygems_'], pattern: re(`rubygems_[a-f0-9]{48}${END}`) },
+  { type: 'nuget_api_key', group: 0, gate: ['oy2'], pattern: re(`${START}oy2[a-z0-9]{43}${END}`) },
+  { type: 'crates_io_token', group: 0, gate: ['cio'], pattern: re(`${START}cio[A-Za-z0-9]{32}${END}`), check: (v) => /\d/.test(v) && /[A-Z]/.test(v) },
+  { type: 'docker_hub_token', group: 0, gate: ['dckr_'], pattern: re(`${START}dckr_(?:pat|oat)_[A-Za-z0-9_-]{27,}${END}`) },
+  { type: 'artifactory_token', group: 0, gate: ['akcp', 'cmvmdg'], pattern: re(`${START}(?:AKCp[A-Za-z0-9]{69}|cmVmdGtu[A-Za-z0-9]{56})${END}`) },
+  { type: 'atlassian_api_token', group: 0, gate: ['atatt'], pattern: re(`${START}ATATT3[A-Za-z0-9_=-]{100,}${END}`) },
+  { type: 'dependency_track_key', group: 0, gate: ['odt_'], pattern: re(`${START}odt_[A-Za-z0-9]{32,}${END}`) },
+  { type: 'sourcegraph_token', group: 0, gate: ['sgp_'], pattern: re(`${START}sgp_(?:[a-f0-9]{16}_|local_)?[A-Za-z0-9]{40,}${END}`) },
+  { type: 'sonarqube_token', group: 0, gate: ['sqp_', 'squ_', 'sqa_'], pattern: re(`${START}sq[pua]_[a-f0-9]{40}${END}`) },
+  { type: 'sonarqube_token', group: 1, gate: ['sonar'], pattern: /sonar[._-]?(?:login|token)\W{1,6}([a-f0-9]{40})(?![a-f0-9])/gi },
+  { type: 'codeclimate_reporter_id', group: 1, gate: ['reporter_id'], pattern: /CC_TEST_REPORTER_ID\W{1,6}([a-f0-9]{64})(?![a-f0-9])/g },
+  { type: 'jenkins_crumb', group: 1, gate: ['jenkins-crumb'], pattern: /Jenkins-Crumb\s*[:=]\s*([a-f0-9]{32,64})(?![a-f0-9])/gi },
+  { type: 'jenkins_admin_password', group: 1, gate: ['proceed to installation'], pattern: /password to proceed to installation:\s+([a-f0-9]{32})(?![a-f0-9])/g },
+  { type: 'postman_api_key', group: 0, gate: ['pmak-'], pattern: re(`${START}PMAK-[a-f0-9]{24}-[a-f0-9]{34}${END}`) },
+  { type: 'grafana_token', group: 0, gate: ['glc_', 'glsa_', 'eyjrijoi'], pattern: re(`${START}(?:glc_[A-Za-z0-9+/]{32,}={0,2}|glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|eyJrIjoi[A-Za-z0-9+/]{40,}={0,2})${END}`) },
+  { type: 'figma_token', group: 0, gate: ['figd_'], pattern: re(`${START}figd_[A-Za-z0-9_-]{40}${END}`) },
+
+  // Messaging, payments and SaaS
+  { type: 'slack_token', group: 0, gate: ['xox', 'xapp-'], pattern: re(`${START}(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\\d-[A-Za-z0-9-]{10,})${END}`) },
+  { type: 'slack_webhook', group: 0, gate: ['hooks.slack'], pattern: /https:\/\/hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9_/-]{20,}/g },
+  { type: 'teams_webhook', group: 0, gate: ['webhook'], pattern: /https:\/\/(?:[a-z0-9-]+\.webhook\.office\.com\/webhookb2|outlook\.office(?:365)?\.com\/webhook)\/[0-9a-f-]{36}@[0-9a-f-]{36}\/[A-Za-z]+\/[0-9a-f]{32}\/[0-9a-f-]{36}(?:\/[A-Za-z0-9_-]+)?/g },
+  { type: 'discord_webhook', group: 0, gate: ['discord'], pattern: /https:\/\/(?:ptb\.|canary\.)?discord(?:app)?\.com\/api\/webhooks\/\d{17,20}\/[A-Za-z0-9_-]{60,}/g },
+  { type: 'telegram_bot_token', group: 0, gate: [':aa'], pattern: /(?<!\d)\d{8,10}:AA[0-9A-Za-z_-]{32,33}(?![A-Za-z0-9_-])/g },
+  { type: 'stripe_key', group: 0, gate: ['_live_', '_test_'], pattern: re(`${START}(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}${END}`) },
+  { type: 'stripe_webhook_secret', group: 0, gate: ['whsec_'], pattern: re(`${START}whsec_[A-Za-z0-9+/]{32,}={0,2}${END}`) },
+  { type: 'square_token', group: 0, gate: ['sq0', 'eaaa'], pattern: re(`${START}(?:sq0atp-[0-9A-Za-z_-]{22}|sq0csp-[0-9A-Za-z_-]{43}|EAAA[A-Za-z0-9_-]{60})${END}`) },
+  { type: 'sendgrid_key', group: 0, gate: ['sg.'], pattern: /SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}/g },
+  { type: 'mailgun_api_key', group: 0, gate: ['key-'], pattern: re(`${START}key-[0-9a-f]{32}${END}`) },
+  { type: 'mailchimp_api_key', group: 0, gate: ['-us'], pattern: /(?<![A-Za-z0-9])[0-9a-f]{32}-us\d{1,2}(?![A-Za-z0-9])/g },
+  { type: 'postmark_token', group: 1, gate: ['postmark'], pattern: /postmark\w*["']?\s*[:=]\s*["']?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/gi },
+  { type: 'twilio_api_key', group: 0, gate: [], pattern: /(?<![A-Za-z0-9])SK[0-9a-f]{32}(?![A-Za-z0-9])/g },
+  { type: 'shopify_token', group: 0, gate: ['shp'], pattern: /shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}/g },
+  { type: 'facebook_token', group: 0, gate: ['eaacedeose0cba'], pattern: re(`EAACEdEose0cBA[0-9A-Za-z]{20,}${END}`) },
+  { type: 'facebook_app_secret', group: 1, gate: ['facebook', 'fb'], pattern: /(?:facebook|fb)[A-Za-z0-9_.-]{0,20}?(?:key|secret)\b[^A-Za-z0-9\n]{1,12}(?:s:\d+:[^A-Za-z0-9\n]{1,4})?([a-f0-9]{32})(?![A-Za-z0-9])/gi },
+  { type: 'mapbox_token', group: 0, gate: ['.eyj'], pattern: re(`${START}[pst]k\\.eyJ[A-Za-z0-9_-]{20,}\\.[A-Za-z0-9_-]{20,}${END}`) },
+  { type: 'new_relic_key', group: 0, gate: ['nra', 'nri', 'px-'], pattern: re(`${START}(?:NRAK-[A-Z0-9]{27}|NRAA-[a-f0-9]{27}|NRI[IQ]-[A-Za-z0-9_-]{32}|NRRA-[a-f0-9]{42}|(?:eu01xx[a-f0-9]{30}|[a-f0-9]{36})NRAL|px-(?:api|dep)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})${END}`) },
+  { type: 'adobe_client_secret', group: 0, gate: ['p8e-'], pattern: re(`${START}p8e-[A-Za-z0-9_-]{32}${END}`) },
+  { type: 'adafruit_io_key', group: 0, gate: ['aio_'], pattern: re(`${START}aio_[A-Za-z0-9]{28}${END}`) },
+  { type: 'twitch_stream_key', group: 0, gate: ['live_'], pattern: re(`${START}live_\\d{6,12}_[A-Za-z0-9]{30}${END}`) },
+  { type: 'truenas_api_key', group: 0, gate: [], pattern: /(?<![A-Za-z0-9_-])\d{1,4}-[A-Za-z0-9]{64}(?![A-Za-z0-9_-])/g, check: (v) => tokenLike(v.slice(v.indexOf('-') + 1)) },
+  { type: 'thingsboard_token', group: 1, gate: ['/api/v1/'], pattern: /\/api\/v1\/([A-Za-z0-9]{20})\/(?:telemetry|attributes|rpc|claim|provision)\b/g, check: (v) => /\d/.test(v) },
+
+  // Tokens in standard places
+  { type: 'jwt', group: 0, gate: ['eyj'], pattern: /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
+  { type: 'bearer_token', group: 1, gate: ['earer'], pattern: /\b[Bb]earer:?\s+([A-Za-z0-9._~+/-]{12,}=*)/g, check: (v) => /\d/.test(v) && notPlaceholder(v) && !/^[a-z]+(?:\.[a-z]+)+$/i.test(v) },
+  { type: 'basic_auth', group: 1, gate: ['asic'], pattern: /\b[Bb]asic\s+([A-Za-z0-9+/]{12,}={0,2})(?![A-Za-z0-9+/=])/g, check: (v) => /\d|[A-Z].*[a-z]/.test(v) },
+
+  // Credential slots
+  { type: 'url_credentials', group: 1, gate: ['://'], pattern: /\b[a-z][a-z0-9+.-]{1,15}:\/\/[^\s:/@"'`]{0,64}:([^\s/@"'`]{3,128})@(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])/g, check: slotValue },
+  { type: 'connection_string_password', group: 1, gate: ['password', 'pwd'], pattern: /(?:^|[;"'\s])(?:Password|Pwd)\s*=\s*([^;"'\s]{3,128})(?=;|["']|\s|$)/gim, check: (v, text, start) => slotValue(v) && /(?:Server|Data Source|Host|Uid|User ?Id|Database|Initial Catalog|Provider|Driver|Dsn)\s*=/i.test(text.slice(Math.max(0, start - 300), start + 300)) },
+  { type: 'connection_string_password', group: 1, gate: ['jdbc:oracle'], pattern: /jdbc:oracle:(?:thin|oci8?|kprb):[^/\s@:"']{1,64}\/([^@\s"']{3,128})@/g, check: slotValue },
+  { type: 'connection_string_password', group: 1, gate: ['password', 'pwd', 'pass'], pattern: /[?&;](?:password|passwd|pwd|pass)=([^&;\s"'#]{3,128})/gi, check: slotValue },
+  { type: 'cli_password', group: -1, gate: ['-p', '--pass', '-password', '--token', '--registration-token', '--api-key', '--apikey', '--secret', '--client-secret'], pattern: /(?<![\w-])(?:-p[ \t]+|--?(?:password|passwd|registration-token|token|api-?key|secret|client-secret)(?:=|[ \t]+))(?:"([^"\n]{3,128})"|'([^'\n]{3,128})'|([^\s"'|;&`]{3,128}))/gi, check: (v, text, start) => slotValue(v) && !/^-/.test(v) && cliFlagFits(v, text, start) },
+  { type: 'cli_password', group: 1, gate: ['-u'], pattern: /(?<![\w-])-u[ \t]+["']?[^\s:"']{1,64}:([^\s"'@]{3,128})(?=["']?(?:\s|$))/g, check: slotValue },
+  { type: 'netrc_password', group: 1, gate: ['machine'], pattern: /\bmachine\s+\S+\s+login\s+\S+\s+password\s+(\S{3,128})/g, check: slotValue },
+  { type: 'password', group: -1, gate: ['password'], pattern: /\bpassword\s+(?:for|of)\s+(?:the\s+)?(?:user|account|login)\s+["']?[^\s"']{1,64}["']?\s+is\s+(?:"([^"\n]{3,64})"|'([^'\n]{3,64})'|([^\s"'.,;]{3,64}))/gi, check: (v) => notPlaceholder(v) && v.length >= 4 },
+  { type: 'dotnet_credentials', group: 1, gate: ['networkcredential'], pattern: /NetworkCredential\(\s*"[^"\n]*"\s*,\s*"([^"\n]{3,128})"/g, check: slotValue },
+  { type: 'dotnet_credentials', group: 1, gate: ['directoryentry'], pattern: /DirectoryEntry\(\s*"[^"\n]*"\s*,\s*"[^"\n]*"\s*,\s*"([^"\n]{3,128})"/g, check: slotValue },
+  { type: 'terraform_default_secret', group: 1, gate: ['variable'], pattern: /\bvariable\s+"[^"\n]*(?:pass|secret|token|key)[^"\n]*"\s*\{[^}]{0,200}?\bdefault\s*=\s*"([^"\n]{8,256})"/gi, check: (v) => tokenLike(v, true) },
+  { type: 'dotnet_config_secret', group: 1, gate: ['<add'], pattern: /<add\s+key="[^"]*(?:password|pwd|secret|token|apikey|api_key)[^"]*"\s+value="([^"]{3,256})"/gi, check: slotValue },
 ];
 
-// Pre-check: no rule can match without one of these. Matched against the lower-cased text
-// case-sensitively, which finds everything the same alternation with the `i` flag finds (its
-// letters are ASCII and only ASCII letters fold to them) at less than half the cost.
-const QUICK = /sk-|akia|asia|agpa|aida|aroa|aipa|anpa|anva|abia|acca|gh[pousr]_|github_pat_|gl(?:pat|ptt|dt|rt|cbt|oas)-|xox|xapp-|hooks\.slack|aiza|gocspx|_live_|_test_|hf_|npm_|pypi-|sg\.|_v1_|shp|age-secret|:aa|accountkey|eyj|earer|asic|:\/\/|private key|pass|pwd|key|secret|token|credential/;
+/** `-p value` is a password for psexec/docker/mysql-like commands, not for `mkdir -p dir` or `ssh -p 22`. */
+function cliFlagFits(v: string, text: string, start: number): boolean {
+  const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+  const before = text.slice(lineStart, start);
+  const flag = /(-p[ \t]+["']?|--?[\w-]+(?:=|[ \t]+)["']?)$/.exec(before)?.[1] ?? '';
+  if (!flag.startsWith('-p')) return true;
+  // A short `-p` needs a user flag on the same command and a non-numeric, non-path value.
+  return /(?:^|\s)-(?:u|U|user|User|username)[ \t]+\S/.test(before) && !/^\d+$/.test(v) && !/^[./~]/.test(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Named values
+// ---------------------------------------------------------------------------------------------
+
+// Keywords that make a name interesting; found first with one cheap scan, then expanded to the name.
+const NAME_KEYWORD = /pass(?:word|wd|phrase)?|pwd|secret|token|credential|key|pat/gi;
+
+/** [A-Za-z0-9_.$-] without a regex call per character. */
+function isNameChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 36 || c === 45;
+}
+// After the name: optional closing quote, an operator, optional opening quote, the value.
+const VALUE_AFTER = /(\\?["'`]?)\]?[ \t]*(=>|:=|===?|!==?|=|:|,|[ \t]+is[ \t]+|[ \t]+(?=\\?["']))[ \t]*(?:\r?\n[ \t]*)?(?:s:\d+:)?(?:\\?"((?:[^"\\\n]|\\[^"])*)\\?"|'((?:[^'\\\n]|\\[^'])*)'|`([^`\n]*)`|([^\s"'`,;)}\]]+))/y;
+// Parts of a name that say the value is not the credential itself.
+const NAME_SUFFIX_DENY = /(?:^|[_.-]|(?<=[a-z]))(?:id|ids|name|names|type|url|uri|path|file|label|field|input|hint|placeholder|prompt|text|title|msg|message|error|policy|length|len|min|max|regex|pattern|rule|rules|reset|forgot|change|expires?|expiry|expiration|ttl|timeout|required|enabled?|mode|strength|visible|visibility|toggle|hidden|column|selector|icon|button|btn|form|page|view|link|route|endpoint|template|header|prefix|count|size|limit|format|version|status|state|provider|manager|service|helper|handler|validator|generator|factory|model|schema|class|dialog|modal|component|request|response|event|callback|hash(?:ed)?|salt|digest|algorithm|algo|cipher|index|idx|location|loc|dir|store|env|var|flag|param|params|option|options|config|settings)$/i;
+const NAME_PREFIX_DENY = /(?:^|[_.-]|(?<=[a-z]))(?:forgot|reset|change|public|cache|primary|foreign|sort|partition|idempotency|lookup|max|min|num|show|hide|has|is|use|enable|disable|validate|check|verify|input)$/i;
+
+type NameKind = 'password' | 'secret' | 'token';
+
+function nameKind(name: string, keyword: string): NameKind {
+  const k = keyword.toLowerCase();
+  if (k.startsWith('pass') || k === 'pwd') return 'password';
+  if (k === 'secret') return 'secret';
+  return 'token';
+}
+
+/** A literal that can be a password: not a placeholder, not code, not a path or URL, not the name itself. */
+function passwordLiteral(v: string, name: string, quoted: boolean, configLine: boolean): boolean {
+  if (v.length < 4 || v.length > 200 || !notPlaceholder(v)) return false;
+  if (/^[$.,(/&[{<#:;@|=%]/.test(v) || /:$/.test(v) || /\s{2}/.test(v)) return false;
+  if (/^\w+:\/\/|^\/|\w\/\w+\/|\(\)?$|\$\(|#\{|\$\{|\{\{/.test(v)) return false;
+  if (/^[a-z][a-z0-9+.-]*:\S*\//i.test(v) || /(.)\1{5}/.test(v)) return false;
+  if (v.toLowerCase() === name.toLowerCase() || /^[A-Z][A-Z0-9]*_[A-Z0-9_]+$/.test(v) || /^[A-Z]{4,}$/.test(v)) return false;
+  if (/ /.test(v) && (!quoted || v.split(' ').length > 3)) return false;
+  if (!quoted && !configLine && (IDENTIFIER_ONLY.test(v) || /[()[\]{}<>]/.test(v))) return false;
+  return true;
+}
+
+const isLower = (c: string | undefined): boolean => c !== undefined && c >= 'a' && c <= 'z';
+const isUpper = (c: string | undefined): boolean => c !== undefined && c >= 'A' && c <= 'Z';
+
+// Lower-case words often glued to a keyword without a separator ("apikey", "jwtsecret", "dbpass").
+const GLUED_PREFIX = /(?:^|[^A-Za-z])(?:api|access|auth|private|secret|client|app|jwt|db|admin|root|user|master|session|bot|bearer|refresh|license|licence|signing|encryption|consumer|webhook|deploy|service|account|sonar|mail|smtp|ftp|ssh|login|fbconnect|fb|stream|insert|query)$/i;
+
+/** The keyword is a word of the name: snake/kebab/dot separated, camelCase or ALL CAPS, not the
+ * inside of another word ("bypass", "passport", "tokenizer", "monkey", "path"). */
+function keywordIsWord(text: string, start: number, end: number): boolean {
+  const before = text[start - 1];
+  // After a lower-case letter only a camelCase word may start; after an upper-case one, ALL CAPS.
+  if ((isLower(before) || isUpper(before)) && !isUpper(text[start]) && !GLUED_PREFIX.test(text.slice(Math.max(0, start - 24), start))) return false;
+  return !isLower(text[end]);
+}
+
+// Statement syntax that says a text is program code rather than a config file.
+const CODE_SYNTAX = /[;{}]\s*$|\)\s*$|\b(?:def|function|const|let|var|import|return|class|public|private|if|elif|else)\b/m;
+
+function scanNamedValues(text: string, found: SecretMatch[]): void {
+  NAME_KEYWORD.lastIndex = 0;
+  let codeText: boolean | undefined;
+  let lastEnd = -1;
+  for (let m = NAME_KEYWORD.exec(text); m !== null; m = NAME_KEYWORD.exec(text)) {
+    if (!keywordIsWord(text, m.index, m.index + m[0].length)) continue;
+    // Expand the keyword to the whole name (letters, digits, _ . $ -).
+    let e = m.index + m[0].length;
+    while (e < text.length && isNameChar(text.charCodeAt(e))) e++;
+    if (e <= lastEnd) continue;
+    // A trailing "." or "-" belongs to the sentence, not the name.
+    while (e > m.index + m[0].length && (text[e - 1] === '.' || text[e - 1] === '-')) e--;
+    // Most keywords in prose or code are not followed by an assignment: test that first.
+    VALUE_AFTER.lastIndex = e;
+    const v = VALUE_AFTER.exec(text);
+    if (v === null) continue;
+    let s = m.index;
+    while (s > 0 && isNameChar(text.charCodeAt(s - 1))) s--;
+    const name = text.slice(s, e).replace(/^\$/, '');
+    const kwAt = m.index - s - (text[s] === '$' ? 1 : 0);
+    const after = name.slice(kwAt + m[0].length);
+    const beforeKw = name.slice(0, kwAt);
+    if (NAME_SUFFIX_DENY.test(after) || NAME_PREFIX_DENY.test(beforeKw.replace(/[_.-]$/, ''))) continue;
+    const openQuote = s > 0 && /["'`]/.test(text[s - 1]);
+    const op = v[2].trim();
+    const raw = v[3] ?? v[4] ?? v[5] ?? v[6];
+    if (raw === undefined || raw === '') continue;
+    const quoted = v[6] === undefined;
+    // `NAME, value` only in a call such as env('NAME', 'value') or setProperty("NAME", "value").
+    if (op === ',' && !(openQuote && quoted)) continue;
+    // `NAME "value"` (Groovy/Gradle style) only with a quoted value and a password/secret name.
+    if (op === '' && !quoted) continue;
+    let value = raw;
+    // A quoted value that is itself quoted ('"abc"') or escaped.
+    value = value.replace(/^\\?["']|\\?["']$/g, '');
+    if (value === '') continue;
+    const kind = nameKind(name, m[0]);
+    if (op === '' && kind === 'token') continue;
+    const lineStart = text.lastIndexOf('\n', s - 1) + 1;
+    // An env/INI/YAML line (`KEY=value`, `key: value`) holds literals; `name = value` in code may hold a variable.
+    const between = text.slice(e, v.index + v[0].length - raw.length).replace(/["'`\\]/g, '');
+    // INI files also write `key = value`: accepted when the text has no code syntax and the value is no attribute access.
+    const lineHead = /^\s*(?:export\s+|set\s+|#\s*|\/\/\s*|-\s+)?["']?$/.test(text.slice(lineStart, s));
+    const iniStyle = /^[ \t]+=[ \t]+$/.test(between) && !/^[A-Za-z_]\w*(?:\.\w+)+$/.test(value) && !(codeText ??= CODE_SYNTAX.test(text));
+    const configLine = lineHead && (between === '=' || /^:[ \t]+$/.test(between) || iniStyle);
+    let ok: boolean;
+    if (kind === 'password') ok = passwordLiteral(value, name, quoted, configLine) && (quoted || configLine || op === '=' || /[\d\W]/.test(value));
+    else if (kind === 'secret') ok = tokenLike(value, true) || ((quoted || configLine) && passwordLiteral(value, name, quoted, configLine) && value.length >= 6 && !looksMadeUp(value));
+    else ok = tokenLike(value, /token|secret|api[_-]?key|apikey|access[_-]?key/i.test(name));
+    if (!ok) continue;
+    const valueStart = text.indexOf(value, v.index + v[1].length + 1);
+    if (valueStart < 0) continue;
+    const valueEnd = valueStart + value.length;
+    lastEnd = valueEnd;
+    if (found.some((f) => valueStart < f.end && valueEnd > f.start)) continue;
+    found.push({ type: kind === 'password' ? 'password' : 'generic_secret', start: valueStart, end: valueEnd });
+  }
+}
+
+// Context-free candidates for randomToken: maximal runs of token characters.
+const TOKEN_RUN = /(?<![A-Za-z0-9_+/=.~-])[A-Za-z0-9_+/~.-]{32,256}={0,2}(?![A-Za-z0-9_+/=~-])/g;
+
+function scanRandomTokens(text: string, found: SecretMatch[]): void {
+  TOKEN_RUN.lastIndex = 0;
+  for (let m = TOKEN_RUN.exec(text); m !== null; m = TOKEN_RUN.exec(text)) {
+    let value = m[0].replace(/\.+$/, '');
+    // Dotted names (a.b.c) and paths are not tokens; split on them and judge the longest part.
+    const parts = value.split(/[./]/);
+    if (parts.length > 1) value = parts.reduce((a, b) => (b.length > a.length ? b : a), '');
+    const start = m.index + m[0].indexOf(value);
+    const end = start + value.length;
+    if (found.some((f) => start < f.end && end > f.start)) continue;
+    if (!randomToken(value, text, start) || inBase64Block(text, m.index, m.index + m[0].length)) continue;
+    found.push({ type: 'high_entropy_token', start, end });
+  }
+}
+
+// One pass over the lower-cased text finds every rule's gate strings (see gate.scan.ts).
+const GATES = buildGateIndex(RULES.map((r) => r.gate));
+const GATE_IDS = RULES.map((r) => (r.gate.length === 0 ? null : GATES.idsOf(r.gate)));
 
 /** Finds secrets in `text`; spans are offsets into `text` and do not overlap. */
 export function detectSecrets(text: string): SecretMatch[] {
   const found: SecretMatch[] = [];
-  if (!QUICK.test(text.toLowerCase())) return found;
-  for (const rule of RULES) {
+  if (text.length < 8) return found;
+  const present = GATES.scan(text.toLowerCase());
+  for (let r = 0; r < RULES.length; r++) {
+    const rule = RULES[r];
+    const ids = GATE_IDS[r];
+    if (ids !== null && !ids.some((id) => present[id] === 1)) continue;
     rule.pattern.lastIndex = 0;
     for (let m = rule.pattern.exec(text); m !== null; m = rule.pattern.exec(text)) {
       let value = m[0];
       let start = m.index;
-      if (rule.group > 0) {
-        // The password rule has three alternative value groups (", ', bare).
-        const v = m[rule.group] ?? m[rule.group + 1] ?? m[rule.group + 2];
+      if (rule.group !== 0) {
+        let v: string | undefined;
+        if (rule.group > 0) v = m[rule.group];
+        else for (let g = 1; g < m.length && v === undefined; g++) v = m[g];
         if (v === undefined) continue;
         start = m.index + m[0].lastIndexOf(v);
         value = v;
       }
-      if (rule.check !== undefined && !rule.check(value)) continue;
+      if (rule.check !== undefined && !rule.check(value, text, start)) continue;
       const end = start + value.length;
       if (found.some((f) => start < f.end && end > f.start)) continue;
       found.push({ type: rule.type, start, end });
     }
   }
+  scanNamedValues(text, found);
+  scanRandomTokens(text, found);
   return found;
 }

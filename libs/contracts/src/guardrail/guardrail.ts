@@ -10,6 +10,11 @@ export const ScreenRequestSchema = z.object({
   channel: ScreenChannelSchema,
   tenant: z.string().optional(),
   taskId: z.string().optional(),
+  /** Per-request verdict thresholds on the injection score (defaults: block 0.8, escalate 0.5), e.g. per agent. */
+  thresholds: z.object({
+    block: z.number().min(0).max(1).optional(),
+    escalate: z.number().min(0).max(1).optional(),
+  }).strict().optional(),
 }).strict();
 export type ScreenRequest = z.infer<typeof ScreenRequestSchema>;
 
@@ -21,5 +26,9 @@ export const ScreenResponseSchema = z.object({
   categories: z.array(z.string()),
   score: z.number().min(0).max(1),
   redacted: z.string().optional(),
+  /** Score per category, e.g. `{ prompt_injection: 0.93, secret: 1 }` (0..1; categories with no signal omitted). */
+  scores: z.record(z.string(), z.number().min(0).max(1)).optional(),
+  /** Human-readable reasons, e.g. `rule en.ignore_previous`, `classifier p=0.97 ≥ 0.62`. */
+  reasons: z.array(z.string()).optional(),
 });
 export type ScreenResponse = z.infer<typeof ScreenResponseSchema>;
