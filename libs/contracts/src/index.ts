@@ -27,5 +27,7 @@ export { ROLES, RoleSchema, VerifyKeyRequestSchema, VerifyKeyResponseSchema } fr
 export type { Role, Principal, VerifyKeyResponse } from './auth/auth';
 export { DEAD_LETTER_REASONS, DeadLetterSchema } from './dead-letters/dead-letters';
 export type { DeadLetter } from './dead-letters/dead-letters';
-export { AgentSchema, AgentToolSchema, RoutingSchema, DEFAULT_LIMITS } from './agents/agents';
-export type { Agent, AgentTool, Routing } from './agents/agents';
+export {
+  AgentSchema, AgentToolSchema, RoutingSchema, DEFAULT_LIMITS, HttpToolSchema, ToolRetrySchema, RESERVED_TOOL_NAMES, TOOL_NAME_PATTERN, HTTP_TOOL_METHODS,
+} from './agents/agents';
+export type { Agent, AgentTool, Routing, HttpTool, ToolRetry } from './agents/agents';

@@ -63,3 +63,43 @@ describe('decide with the task intent (least privilege)', () => {
     expect(decide({ tools }, post).action).toBe('run');
   });
 });
+
+describe('the tool registry\'s permission and risk (spec)', () => {
+  const lookup = { name: 'mcp_orders_lookup_order', arguments: { orderId: 42 } };
+  const remove = { name: 'mcp_orders_delete_order', arguments: { orderId: 42 } };
+  const weather = { name: 'weather', arguments: { city: 'Berlin' } };
+  const agent = { tools: [{ name: 'mcp_orders_lookup_order' }, { name: 'mcp_orders_delete_order' }, { name: 'weather' }] };
+
+  it('effectOf uses the declared permission for tools with no built-in profile', () => {
+    expect(effectOf(agent, lookup, { permission: 'read' })).toBe('read');
+    expect(effectOf(agent, remove, { permission: 'destructive' })).toBe('destructive');
+    expect(effectOf(agent, remove)).toBe('write');
+  });
+
+  it('the agent file still wins, with effect or permission', () => {
+    expect(effectOf({ tools: [{ name: 'weather', effect: 'write' as const }] }, weather, { permission: 'read' })).toBe('write');
+    expect(effectOf({ tools: [{ name: 'weather', permission: 'read' as const }] }, weather, { permission: 'destructive' })).toBe('read');
+  });
+
+  it('a built-in tool keeps its own rule (the method of http_request), whatever a spec says', () => {
+    const get = { name: 'http_request', arguments: { method: 'GET', url: 'https://x' } };
+    expect(effectOf(agent, get, { permission: 'destructive' })).toBe('read');
+    expect(decide({ tools: [{ name: 'http_request' }] }, get, undefined, undefined, { permission: 'destructive', risk: 'review' }).tier).toBe('auto');
+  });
+
+  it('decide takes the registry\'s risk when the agent sets none', () => {
+    expect(decide(agent, lookup, undefined, undefined, { permission: 'read', risk: 'auto' })).toMatchObject({ tier: 'auto', action: 'run', reason: 'mcp_orders_lookup_order is registered with risk auto (permission read)' });
+    expect(decide(agent, remove, undefined, undefined, { permission: 'destructive', risk: 'approve' })).toMatchObject({ tier: 'approve', action: 'approve' });
+    expect(decide(agent, remove)).toMatchObject({ tier: 'approve', reason: expect.stringMatching(/no known risk profile/) });
+    expect(decide({ tools: [{ name: 'mcp_orders_delete_order', risk: 'review' as const }] }, remove, undefined, undefined, { risk: 'approve' }).tier).toBe('review');
+  });
+
+  it('a read-only task cannot run a destructive MCP tool, even one set to auto', () => {
+    const profile = { permission: 'destructive' as const, risk: 'auto' as const };
+    expect(decide(agent, remove, undefined, 'read_only', profile)).toMatchObject({ tier: 'approve', action: 'approve' });
+    const blocked = decide({ ...agent, guardrail: { intentMismatch: 'block' as const } }, remove, undefined, 'read_only', profile);
+    expect(blocked.action).toBe('block');
+    expect(blocked.reason).toMatch(/would destroy something/);
+    expect(decide({ ...agent, guardrail: { intentMismatch: 'block' as const } }, lookup, undefined, 'read_only', { permission: 'read', risk: 'auto' }).action).toBe('run');
+  });
+});

@@ -1,4 +1,4 @@
-import type { Agent, ToolCall } from '@keel/contracts';
+import type { Agent, RiskTier, ToolCall } from '@keel/contracts';
 
 /**
  * Least privilege against the task's intent: a task that only asks to read
@@ -47,10 +47,18 @@ export function classifyIntent(input: string): TaskIntent {
 
 const READ_ONLY_HTTP = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** What a call does to the world: the agent's `effect` for the tool, else the built-in one; unknown tools write. */
-export function effectOf(agent: Pick<Agent, 'tools'>, call: Pick<ToolCall, 'name' | 'arguments'>): CallEffect {
-  const declared = agent.tools.find((t) => t.name === call.name)?.effect;
-  if (declared) return declared;
+/**
+ * What the tool registry (`keel.v1.tools.describe`) declares about a tool: its permission and
+ * its own risk tier. Used for tools this library has no built-in profile for (HTTP tools
+ * declared in agent files, tools imported from MCP servers).
+ */
+export interface ToolProfile {
+  permission?: CallEffect;
+  risk?: RiskTier;
+}
+
+/** The built-in effect of a tool this library knows, or undefined. */
+function builtInEffect(call: Pick<ToolCall, 'name' | 'arguments'>): CallEffect | undefined {
   switch (call.name) {
     case 'calculator':
     case 'noop':
@@ -62,6 +70,17 @@ export function effectOf(agent: Pick<Agent, 'tools'>, call: Pick<ToolCall, 'name
       return method === 'DELETE' ? 'destructive' : 'write';
     }
     default:
-      return 'write';
+      return undefined;
   }
+}
+
+/**
+ * What a call does to the world: the agent's `effect` (or `permission`) for the tool, else the
+ * built-in one, else the permission the tool registry declares (`spec`); unknown tools write.
+ */
+export function effectOf(agent: Pick<Agent, 'tools'>, call: Pick<ToolCall, 'name' | 'arguments'>, spec?: ToolProfile): CallEffect {
+  const entry = agent.tools.find((t) => t.name === call.name);
+  const declared = entry?.effect ?? entry?.permission;
+  if (declared) return declared;
+  return builtInEffect(call) ?? spec?.permission ?? 'write';
 }

@@ -1,6 +1,6 @@
 import type { Agent, RiskTier, ToolCall } from '@keel/contracts';
 import { effectOf } from './intent.policy';
-import type { TaskIntent } from './intent.policy';
+import type { TaskIntent, ToolProfile } from './intent.policy';
 
 /**
  * Risk policy for one proposed tool call (design.md: risk tiers and
@@ -29,6 +29,10 @@ const READ_ONLY_HTTP = new Set(['GET', 'HEAD']);
 
 /** The built-in tier of a tool when the agent file says nothing. Unknown tools get the strictest tier. */
 export function defaultTier(call: Pick<ToolCall, 'name' | 'arguments'>): { tier: RiskTier; why: string } {
+  return builtInTier(call) ?? { tier: 'approve', why: `${call.name} has no known risk profile` };
+}
+
+function builtInTier(call: Pick<ToolCall, 'name' | 'arguments'>): { tier: RiskTier; why: string } | undefined {
   switch (call.name) {
     case 'calculator':
       return { tier: 'auto', why: 'calculator is read-only' };
@@ -43,18 +47,33 @@ export function defaultTier(call: Pick<ToolCall, 'name' | 'arguments'>): { tier:
     case 'run_code':
       return { tier: 'review', why: 'run_code runs arbitrary code (sandboxed)' };
     default:
-      return { tier: 'approve', why: `${call.name} has no known risk profile` };
+      return undefined;
   }
+}
+
+/** The tier when the agent file sets none: built in, else the registry's (`spec.risk`), else approve. */
+function baseTier(agent: Pick<Agent, 'tools'>, call: Pick<ToolCall, 'name' | 'arguments'>, spec?: ToolProfile): { tier: RiskTier; why: string } {
+  const override = agent.tools.find((t) => t.name === call.name)?.risk;
+  if (override) return { tier: override, why: `agent sets ${call.name} to risk ${override}` };
+  const builtIn = builtInTier(call);
+  if (builtIn) return builtIn;
+  if (spec?.risk) return { tier: spec.risk, why: `${call.name} is registered with risk ${spec.risk}${spec.permission ? ` (permission ${spec.permission})` : ''}` };
+  return defaultTier(call);
 }
 
 /**
  * `intent` (from `classifyIntent` of the task input): a `read_only` task
  * proposing a call that writes or destroys is raised to `approve`, or
  * `block`ed when the agent's `guardrail.intentMismatch` says so.
+ *
+ * `spec` (the tool's entry in `keel.v1.tools.describe`): permission and risk
+ * the tool registry declares, used for tools with no built-in profile here
+ * (HTTP tools declared in agent files, MCP tools); the agent file still wins.
  */
-export function decide(agent: Pick<Agent, 'tools'> & { guardrail?: Agent['guardrail'] }, call: Pick<ToolCall, 'name' | 'arguments'>, confidence?: number, intent?: TaskIntent): PolicyDecision {
-  const override = agent.tools.find((t) => t.name === call.name)?.risk;
-  const base = override ? { tier: override, why: `agent sets ${call.name} to risk ${override}` } : defaultTier(call);
+export function decide(
+  agent: Pick<Agent, 'tools'> & { guardrail?: Agent['guardrail'] }, call: Pick<ToolCall, 'name' | 'arguments'>, confidence?: number, intent?: TaskIntent, spec?: ToolProfile,
+): PolicyDecision {
+  const base = baseTier(agent, call, spec);
   const reasons = [base.why];
   let tier = base.tier;
 
@@ -66,7 +85,7 @@ export function decide(agent: Pick<Agent, 'tools'> & { guardrail?: Agent['guardr
     }
   }
   if (intent === 'read_only') {
-    const effect = effectOf(agent, call);
+    const effect = effectOf(agent, call, spec);
     if (effect !== 'read') {
       reasons.push(`the task only asks to read, but this ${call.name} call would ${effect === 'destructive' ? 'destroy' : 'change'} something (least privilege)`);
       if (agent.guardrail?.intentMismatch === 'block') return { tier: 'approve', action: 'block', reason: reasons.join('; ') };

@@ -74,7 +74,7 @@ export class GatesService {
     // A call whose outcome is unknown always goes to a person, whatever its tier.
     const policy: PolicyDecision = req.inDoubt?.includes(index)
       ? { tier: 'approve', action: 'approve', reason: `the outcome of an earlier run of ${call.name} is unknown (its executor stopped during the call) and it is not idempotent: approve to run it again, reject to leave it not run` }
-      : decide(agent, call, req.confidence, req.intent);
+      : decide(agent, call, req.confidence, req.intent, req.specs?.[call.name]);
     if (policy.action === 'run') return { index, action: 'run', tier: policy.tier, reason: policy.reason };
     // Refused by policy outright (a read-only task's write call, agent set to block): no gate, nobody to ask.
     if (policy.action === 'block') return { index, action: 'rejected', tier: policy.tier, reason: `blocked by policy: ${policy.reason}` };

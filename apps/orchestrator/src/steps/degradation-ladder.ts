@@ -19,6 +19,11 @@ export function degradedContent(raw: string, degraded: NonNullable<ExecuteToolRe
   return `[answered by the alternate tool ${degraded.tool}: the primary failed (${degraded.cause.message})]\n${raw}`;
 }
 
+/** A read tool's result served from its result cache (within the tool's TTL): labelled with its age. */
+export function cachedContent(raw: string, ageMs: number): string {
+  return `[cached result from ${formatAge(ageMs)} ago]\n${raw}`;
+}
+
 export function modelKnowledgeContent(tool: string, error: { code: string; message: string }): string {
   return `${LADDER_MARKER} ${tool} failed (${error.code}: ${error.message}) and no alternate or cached result exists. ` +
     'Answer from your own knowledge if you can, and say clearly that the answer was not checked with the tool and may be out of date; otherwise say you cannot complete the request now. Do not call this tool again.';

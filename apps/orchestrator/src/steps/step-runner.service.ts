@@ -17,7 +17,7 @@ import { TaskEventsService } from '../events/task-events.service';
 import { PeersClient } from '../peers/peers.client';
 import { CancellationRegistry, TaskCancelled } from './cancellation.registry';
 import { checkRepetition, earlierOccurrences, loopHint, NO_PROGRESS_OCCURRENCES } from './loop-detector';
-import { degradedContent, isLadderFailure, LADDER_MARKER, modelKnowledgeContent, refusalOutput } from './degradation-ladder';
+import { cachedContent, degradedContent, isLadderFailure, LADDER_MARKER, modelKnowledgeContent, refusalOutput } from './degradation-ladder';
 import { StepDispatcher } from './step.dispatcher';
 import { isInert } from './inert-output';
 import { datamark, spotlight, SPOTLIGHT_RULE } from './spotlight';
@@ -274,11 +274,13 @@ export class StepRunner implements OnApplicationBootstrap {
     let decisions: CallDecision[] = [];
     // Least privilege: a read-only task's write calls need a person, or are refused outright (agent guardrail.intentMismatch).
     const intent = classifyIntent(state.input);
-    const policy = calls.map((c) => decide(agent, c, turn.confidence, intent));
+    // The registry's permission and risk for each tool (MCP tools, HTTP tools declared in the agent file) reach the policy too.
+    const profiles = Object.fromEntries(specs.map((sp) => [sp.name, { permission: sp.permission, risk: sp.risk }]));
+    const policy = calls.map((c) => decide(agent, c, turn.confidence, intent, profiles[c.name]));
     // The approval service is asked only when the shared policy says a call needs a person (gate or review).
     const needsApproval = policy.some((d) => d.action === 'review' || d.action === 'approve');
     if (repetition.action === 'run' && needsApproval) {
-      const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent: agent.name, step, confidence: turn.confidence, calls, intent });
+      const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent: agent.name, step, confidence: turn.confidence, calls, intent, specs: profiles });
       decisions = check.decisions;
       const waiting = decisions.filter((d) => d.action === 'wait');
       if (waiting.length > 0) {
@@ -361,6 +363,9 @@ export class StepRunner implements OnApplicationBootstrap {
       if (degraded) {
         events.push({ type: `ladder.${degraded.rung}`, data: { step, index, tool: call.name, via: degraded.tool, ageMs: degraded.ageMs, cause: degraded.cause } });
         frame = (data) => degradedContent(datamark(data), degraded);
+      } else if (res.cached) {
+        const { ageMs } = res.cached;
+        frame = (data) => cachedContent(datamark(data), ageMs);
       }
     } else if (isLadderFailure(res.error?.code)) {
       events.push({ type: 'ladder.model_knowledge', data: { step, index, tool: call.name, cause: res.error } });
@@ -376,7 +381,7 @@ export class StepRunner implements OnApplicationBootstrap {
       : await this.peers.screen({ text: raw, channel: 'tool_output', tenant: state.tenant, taskId: state.id });
     events.push({ type: 'tool.completed', data: {
       step, index, tool: call.name, idempotencyKey: key, ok: res.ok, replayed: res.replayed, durationMs: res.durationMs,
-      error: res.error, degraded: res.degraded?.rung, review: decision?.action === 'review', guardrail: { verdict: screened.verdict, categories: screened.categories },
+      error: res.error, degraded: res.degraded?.rung, cached: res.cached, review: decision?.action === 'review', guardrail: { verdict: screened.verdict, categories: screened.categories },
     } });
     const injection = screened.categories.filter((c) => c === 'prompt_injection' || c === 'jailbreak');
     if (injection.length > 0) {

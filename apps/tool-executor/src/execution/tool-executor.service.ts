@@ -1,16 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { ConfigError } from '@keel/config';
 import { KeelError } from '@keel/contracts';
 import type { Agent, AgentTool, ExecuteToolRequest, ExecuteToolResponse, ToolSpec } from '@keel/contracts';
 import { AGENTS } from '@keel/service-kit';
 import { counter, histogram, SpanKind, withSpan } from '@keel/telemetry';
 import { argsHash, LedgerRepository } from '../ledger/ledger.repository';
 import type { Degraded } from '../ledger/ledger.repository';
-import { ToolRegistry } from '../tools';
+import { MCP_NAME_PREFIX } from '../mcp/mcp.tools';
+import { declaredHttpTool, MAX_RETRY_BACKOFF_MS, NO_RETRY, ToolRegistry } from '../tools';
 import type { ToolDefinition } from '../tools';
 
-const toolCalls = counter('keel_tool_calls_total', 'Tool calls by tool and outcome', ['tool', 'outcome']);
-const toolSeconds = histogram('keel_tool_call_seconds', 'Tool execution time (replays excluded)', ['tool']);
+const toolCalls = counter('keel_tool_calls_total', 'Tool calls by tool and outcome (ok, replayed, cached, degraded_<rung> or the error code)', ['tool', 'outcome']);
+const toolSeconds = histogram('keel_tool_call_seconds', 'Tool execution time, retries included (replays and cache hits excluded)', ['tool']);
 const ladder = counter('keel_tool_degraded_total', 'Failed tool calls answered by the degradation ladder, by rung', ['tool', 'rung']);
+const cacheHits = counter('keel_tool_cache_hits_total', 'Read calls answered from the result cache (the tool did not run)', ['tool']);
+const retries = counter('keel_tool_retries_total', 'Retries of retryable tool failures', ['tool']);
 
 export const TOOL_REGISTRY = Symbol('keel:tool-registry');
 
@@ -23,7 +27,29 @@ export function effectiveIdempotency(tool: ToolDefinition, grant: AgentTool): To
 
 const DEGRADABLE = new Set(['tool_error', 'timeout', 'unavailable']);
 
-type Outcome = { ok: boolean; result?: unknown; error?: { code: string; message: string }; durationMs: number; degraded?: Degraded };
+type Outcome = { ok: boolean; result?: unknown; error?: { code: string; message: string }; durationMs: number; degraded?: Degraded; cached?: { ageMs: number } };
+
+/**
+ * The call only reads (by the tool's own rule for these arguments, and the agent file does not
+ * say otherwise): its result may be served from, and stored in, the result cache.
+ */
+function readOnlyCall(tool: ToolDefinition, args: unknown, grant: AgentTool): boolean {
+  const own = tool.permissionFor ? tool.permissionFor(args) : tool.permission;
+  const declared = grant.effect ?? grant.permission;
+  return own === 'read' && (declared === undefined || declared === 'read');
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 /**
  * Executes one tool call exactly once per idempotency key. Pure tools run
@@ -37,23 +63,59 @@ type Outcome = { ok: boolean; result?: unknown; error?: { code: string; message:
  * When a tool fails, the first rungs of the degradation ladder are tried here:
  * the agent's declared alternate tool with the same arguments, then the last
  * good result of the same call if the agent allows one of that age.
+ *
+ * Registry metadata applied here: the tool's own timeout (a call gets the
+ * smaller of it and the request's), its retry policy for retryable failures
+ * (never for a not_idempotent call), its default alternate tool, and the
+ * result cache of read calls (answers carry `cached: {ageMs}`). Each agent's
+ * HTTP tools (declared in its file) live in a registry of its own on top of
+ * the shared one (built-in and MCP tools).
  */
 @Injectable()
 export class ToolExecutorService {
   /** Same key arriving twice at this replica while the first is still running: share the run. */
   private readonly inflight = new Map<string, Promise<ExecuteToolResponse>>();
+  /** Agents with HTTP tools declared in their files: those tools over the shared registry. */
+  private readonly agentRegistries = new Map<string, ToolRegistry>();
 
   constructor(
     @Inject(TOOL_REGISTRY) private readonly registry: ToolRegistry,
     @Inject(LedgerRepository) private readonly ledger: LedgerRepository,
     @Inject(AGENTS) private readonly agents: Map<string, Agent>,
-  ) {}
+  ) {
+    const problems: string[] = [];
+    for (const agent of agents.values()) {
+      const declared: ToolDefinition[] = [];
+      for (const entry of agent.tools.filter((t) => t.http)) {
+        try {
+          declared.push(declaredHttpTool(entry));
+        } catch (err) {
+          problems.push(`agent "${agent.name}": ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      if (declared.length === 0) continue;
+      try {
+        this.agentRegistries.set(agent.name, registry.child(declared));
+      } catch (err) {
+        problems.push(`agent "${agent.name}": ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
+
+  private registryFor(agent: Agent): ToolRegistry {
+    return this.agentRegistries.get(agent.name) ?? this.registry;
+  }
 
   describe(agentName: string): ToolSpec[] {
     const agent = this.requireAgent(agentName);
+    const registry = this.registryFor(agent);
     return agent.tools.flatMap((t) => {
-      const def = this.registry.get(t.name);
-      return def ? [{ name: def.name, description: def.description, parameters: def.parameters, idempotency: effectiveIdempotency(def, t) }] : [];
+      const def = registry.get(t.name);
+      return def ? [{
+        name: def.name, description: def.description, parameters: def.parameters, idempotency: effectiveIdempotency(def, t),
+        permission: def.permission, risk: def.defaultRisk,
+      }] : [];
     });
   }
 
@@ -71,7 +133,8 @@ export class ToolExecutorService {
       attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': req.name, 'gen_ai.tool.call.id': req.idempotencyKey, 'keel.task.id': req.taskId, 'keel.step': req.step },
     }, async (span) => {
       const agent = this.requireAgent(req.agent);
-      const resolved = this.resolve(agent, req.name, req.arguments);
+      const registry = this.registryFor(agent);
+      const resolved = this.resolve(agent, registry, req.name, req.arguments);
       if ('refusal' in resolved) return this.refuse(req, resolved.refusal.code, resolved.refusal.message);
       const { grant, tool, args } = resolved;
 
@@ -96,40 +159,80 @@ export class ToolExecutorService {
         }
       }
 
-      let outcome = await this.invoke(tool, args, grant, req.idempotencyKey, req.timeoutMs);
-      if (!outcome.ok && DEGRADABLE.has(outcome.error!.code)) outcome = await this.degrade(req, agent, grant, hash, outcome);
-      else if (outcome.ok && grant.cacheTtlMs) await this.ledger.remember(req.tenant, req.name, hash, outcome.result);
+      // Result cache: a read call with the same arguments answered recently is not run again.
+      const ttl = grant.resultCacheTtlMs ?? tool.resultCacheTtlMs ?? 0;
+      const cacheable = ttl > 0 && readOnlyCall(tool, args, grant);
+      let outcome: Outcome | undefined;
+      if (cacheable) {
+        const hit = await this.ledger.recall(req.tenant, req.name, hash, ttl);
+        if (hit) {
+          cacheHits.inc({ tool: req.name });
+          span.setAttribute('keel.tool.cache_age_ms', hit.ageMs);
+          outcome = { ok: true, result: hit.result, durationMs: 0, cached: { ageMs: hit.ageMs } };
+        }
+      }
+      if (!outcome) {
+        outcome = await this.invoke(tool, args, grant, req.idempotencyKey, req.timeoutMs, idempotency);
+        if (!outcome.ok && DEGRADABLE.has(outcome.error!.code)) outcome = await this.degrade(req, agent, registry, grant, tool, hash, outcome);
+        else if (outcome.ok && (grant.cacheTtlMs || cacheable)) await this.ledger.remember(req.tenant, req.name, hash, outcome.result);
+      }
 
       if (idempotency !== 'pure') await this.ledger.settle(req.idempotencyKey, outcome);
-      toolCalls.inc({ tool: req.name, outcome: outcome.degraded ? `degraded_${outcome.degraded.rung}` : outcome.ok ? 'ok' : outcome.error!.code });
+      toolCalls.inc({ tool: req.name, outcome: outcome.cached ? 'cached' : outcome.degraded ? `degraded_${outcome.degraded.rung}` : outcome.ok ? 'ok' : outcome.error!.code });
       span.setAttribute('keel.tool.ok', outcome.ok);
       if (outcome.degraded) span.setAttribute('keel.tool.degraded', outcome.degraded.rung);
-      return { ok: outcome.ok, result: outcome.result, error: outcome.error, replayed: false, durationMs: outcome.durationMs, degraded: outcome.degraded };
+      return { ok: outcome.ok, result: outcome.result, error: outcome.error, replayed: false, durationMs: outcome.durationMs, degraded: outcome.degraded, cached: outcome.cached };
     });
   }
 
-  private resolve(agent: Agent, name: string, raw: unknown): { grant: AgentTool; tool: ToolDefinition; args: unknown } | { refusal: { code: string; message: string } } {
+  private resolve(agent: Agent, registry: ToolRegistry, name: string, raw: unknown): { grant: AgentTool; tool: ToolDefinition; args: unknown } | { refusal: { code: string; message: string } } {
     const grant = agent.tools.find((t) => t.name === name);
     if (!grant) return { refusal: { code: 'tool_not_allowed', message: `agent "${agent.name}" may not use the tool "${name}"; allowed: ${agent.tools.map((t) => t.name).join(', ') || 'none'}` } };
-    const tool = this.registry.get(name);
-    if (!tool) return { refusal: { code: 'tool_not_allowed', message: `no tool named "${name}" is installed` } };
+    const tool = registry.get(name);
+    if (!tool) {
+      const hint = name.startsWith(MCP_NAME_PREFIX) ? ' (an MCP tool: its server is not configured, has not connected yet, or does not list it)' : '';
+      return { refusal: { code: 'tool_not_allowed', message: `no tool named "${name}" is installed${hint}` } };
+    }
     try {
-      return { grant, tool, args: this.registry.parseArgs(name, raw) };
+      return { grant, tool, args: registry.parseArgs(name, raw) };
     } catch (err) {
       return { refusal: { code: 'validation_failed', message: KeelError.wrap(err).message } };
     }
   }
 
-  private async invoke(tool: ToolDefinition, args: unknown, grant: AgentTool, key: string, timeoutMs: number): Promise<Outcome> {
+  /**
+   * Runs the tool within one time limit (the request's, or the tool's own if smaller); a
+   * failure the tool marks retryable is tried again per its retry policy while time is left,
+   * unless the call is not idempotent.
+   */
+  private async invoke(tool: ToolDefinition, args: unknown, grant: AgentTool, key: string, requestTimeoutMs: number, idempotency: ToolDefinition['idempotency']): Promise<Outcome> {
+    const timeoutMs = Math.min(requestTimeoutMs, tool.timeoutMs ?? requestTimeoutMs);
+    const policy = idempotency === 'not_idempotent' ? NO_RETRY : (grant.retry ?? tool.retry ?? NO_RETRY);
     const started = performance.now();
+    const deadline = Date.now() + timeoutMs;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new KeelError('timeout', `${tool.name} did not finish within ${timeoutMs} ms`)), timeoutMs);
+    const timedOut = new KeelError('timeout', `${tool.name} did not finish within ${timeoutMs} ms`);
+    const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
+    const failed = (e: KeelError): Outcome => ({ ok: false, error: { code: e.code, message: e.message }, durationMs: performance.now() - started });
     try {
-      const result = await tool.execute(args, { idempotencyKey: key, allow: grant.allow ?? [], timeoutMs, signal: controller.signal });
-      return { ok: true, result, durationMs: performance.now() - started };
-    } catch (err) {
-      const e = controller.signal.aborted ? KeelError.wrap(controller.signal.reason) : KeelError.wrap(err, 'tool_error');
-      return { ok: false, error: { code: e.code, message: e.message }, durationMs: performance.now() - started };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          // A retry gets what is left of the one limit.
+          const limit = attempt === 1 ? timeoutMs : Math.max(1, deadline - Date.now());
+          const result = await tool.execute(args, { idempotencyKey: key, allow: grant.allow ?? [], timeoutMs: limit, signal: controller.signal });
+          return { ok: true, result, durationMs: performance.now() - started };
+        } catch (err) {
+          if (controller.signal.aborted) return failed(KeelError.wrap(controller.signal.reason));
+          // The tool's own timer (set to the same limit) may fire a moment before ours: still a timeout.
+          if (Date.now() >= deadline) return failed(timedOut);
+          const e = KeelError.wrap(err, 'tool_error');
+          const delay = Math.min(MAX_RETRY_BACKOFF_MS, policy.backoffMs * 2 ** (attempt - 1));
+          if (!e.retryable || attempt >= policy.attempts || Date.now() + delay >= deadline) return failed(e);
+          retries.inc({ tool: tool.name });
+          await sleep(delay, controller.signal);
+          if (controller.signal.aborted) return failed(KeelError.wrap(controller.signal.reason));
+        }
+      }
     } finally {
       clearTimeout(timer);
       toolSeconds.observe({ tool: tool.name }, (performance.now() - started) / 1000);
@@ -137,13 +240,14 @@ export class ToolExecutorService {
   }
 
   /** Rungs 1 and 2 of the ladder; the orchestrator owns rungs 3 (model's own knowledge) and 4 (refusal). */
-  private async degrade(req: ExecuteToolRequest, agent: Agent, grant: AgentTool, hash: string, failed: Outcome): Promise<Outcome> {
+  private async degrade(req: ExecuteToolRequest, agent: Agent, registry: ToolRegistry, grant: AgentTool, tool: ToolDefinition, hash: string, failed: Outcome): Promise<Outcome> {
     const cause = failed.error!;
-    if (grant.fallback) {
-      const alt = this.resolve(agent, grant.fallback, req.arguments);
+    const fallback = grant.fallback ?? tool.fallback;
+    if (fallback) {
+      const alt = this.resolve(agent, registry, fallback, req.arguments);
       if (!('refusal' in alt)) {
         // The alternate gets its own key so its side effect is de-duplicated on its own.
-        const outcome = await this.invoke(alt.tool, alt.args, alt.grant, `${req.idempotencyKey}~${alt.tool.name}`, req.timeoutMs);
+        const outcome = await this.invoke(alt.tool, alt.args, alt.grant, `${req.idempotencyKey}~${alt.tool.name}`, req.timeoutMs, effectiveIdempotency(alt.tool, alt.grant));
         if (outcome.ok) {
           ladder.inc({ tool: req.name, rung: 'alternate_tool' });
           return { ...outcome, durationMs: failed.durationMs + outcome.durationMs, degraded: { rung: 'alternate_tool', tool: alt.tool.name, cause } };

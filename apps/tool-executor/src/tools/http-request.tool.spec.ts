@@ -141,11 +141,12 @@ describe('http_request', () => {
     tool.execute(args, c) as Promise<HttpResponseResult>;
 
   it('declares its permissions, risk and idempotency', () => {
-    expect(tool).toMatchObject({ name: 'http_request', permission: 'write', defaultRisk: 'review', idempotency: 'idempotent_by_key' });
+    expect(tool).toMatchObject({ name: 'http_request', permission: 'destructive', defaultRisk: 'review', idempotency: 'idempotent_by_key' });
     expect(tool.permissionFor?.({ method: 'GET', url: 'https://a.com/' })).toBe('read');
     expect(tool.permissionFor?.({ method: 'HEAD', url: 'https://a.com/' })).toBe('read');
     expect(tool.permissionFor?.({ method: 'POST', url: 'https://a.com/' })).toBe('write');
-    expect(tool.permissionFor?.({ method: 'DELETE', url: 'https://a.com/' })).toBe('write');
+    expect(tool.permissionFor?.({ method: 'DELETE', url: 'https://a.com/' })).toBe('destructive');
+    expect(tool.permissionFor?.({ method: 'OPTIONS', url: 'https://a.com/' })).toBe('read');
   });
 
   it('sends the Idempotency-Key header and parses a JSON response', async () => {

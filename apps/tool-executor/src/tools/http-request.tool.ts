@@ -397,10 +397,12 @@ export function httpRequestTool(options: HttpRequestToolOptions = {}): ToolDefin
       'Only hosts on the agent\'s egress allowlist can be reached.',
     argsSchema: HttpRequestArgsSchema,
     parameters: parametersOf(HttpRequestArgsSchema),
-    permission: 'write',
-    permissionFor: (args: HttpRequestArgs): Permission => (READ_ONLY_METHODS.has(args.method) ? 'read' : 'write'),
+    permission: 'destructive',
+    // As @keel/policy's effectOf: GET/HEAD/OPTIONS read, DELETE destroys, anything else writes.
+    permissionFor: (args: HttpRequestArgs): Permission => (READ_ONLY_METHODS.has(args.method) ? 'read' : args.method === 'DELETE' ? 'destructive' : 'write'),
     defaultRisk: 'review',
     idempotency: 'idempotent_by_key',
+    source: 'builtin',
     execute,
   };
 }

@@ -1,5 +1,8 @@
-export type { Idempotency, Permission, RiskLevel, ToolContext, ToolDefinition } from './tool.definition';
-export { parametersOf } from './tool.definition';
+export type { Idempotency, Permission, RiskLevel, RetryPolicy, ToolContext, ToolDefinition, ToolSource } from './tool.definition';
+export { parametersOf, riskForPermission, NO_RETRY, MAX_RETRY_BACKOFF_MS } from './tool.definition';
+export { jsonSchemaArgs, modelParameters } from './json-schema';
+export { declaredHttpTool, parseUrlTemplate, expandUrlTemplate, methodPermission } from './declared-http.tool';
+export type { DeclaredHttpToolOptions, UrlTemplate } from './declared-http.tool';
 export { ToolRegistry, builtInTools, describeIssues } from './tool.registry';
 export type { BuiltInToolsOptions } from './tool.registry';
 export { calculatorTool, CalculatorArgsSchema, MAX_EXPRESSION_LENGTH, CALCULATOR_TIME_LIMIT_MS } from './calculator.tool';
@@ -15,3 +18,5 @@ export {
 export type { HttpMethod, HttpRequestArgs, HttpRequestToolOptions, HttpResponseResult, LookupFn } from './http-request.tool';
 export { EgressPolicy, classifyAddress, parseAllowEntry, matchAllow, canonicalHost } from './egress.policy';
 export type { AddressClass, AllowEntry, AllowMatch, Destination, ResolvedAddress } from './egress.policy';
+export { runCodeTool, RunCodeArgsSchema, RUN_CODE_LANGUAGES, MAX_CODE_LENGTH, MAX_STDIN_LENGTH, TIMEOUT_MARGIN_MS, shapeResult } from './run-code.tool';
+export type { RunCodeArgs, RunCodeLanguage, RunCodeResult, RunCodeToolOptions } from './run-code.tool';

@@ -11,8 +11,8 @@ function ctx(): ToolContext {
 describe('noop tool', () => {
   it('is registered only when bench tools are asked for', () => {
     expect(builtInTools().get('noop')).toBeUndefined();
-    expect(builtInTools({ benchTools: false }).list().map((t) => t.name)).toEqual(['calculator', 'http_request']);
-    expect(builtInTools({ benchTools: true }).list().map((t) => t.name)).toEqual(['calculator', 'http_request', 'noop']);
+    expect(builtInTools({ benchTools: false }).list().map((t) => t.name)).toEqual(['calculator', 'http_request', 'run_code']);
+    expect(builtInTools({ benchTools: true }).list().map((t) => t.name)).toEqual(['calculator', 'http_request', 'run_code', 'noop']);
   });
 
   it('declares a pure, read-only, auto-approved tool meant for benchmarks', () => {

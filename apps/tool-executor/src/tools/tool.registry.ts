@@ -4,6 +4,8 @@ import { calculatorTool } from './calculator.tool';
 import { httpRequestTool } from './http-request.tool';
 import type { HttpRequestToolOptions } from './http-request.tool';
 import { noopTool } from './noop.tool';
+import { runCodeTool } from './run-code.tool';
+import type { RunCodeToolOptions } from './run-code.tool';
 import type { Permission, ToolContext, ToolDefinition } from './tool.definition';
 
 /** "arguments.headers.Host", "arguments.items[2]": the path a model can map back to its call. */
@@ -38,20 +40,42 @@ export class ToolRegistry {
   /** Tools whose warmUp has been started: a tool is warmed on its first lookup, not at startup. */
   private readonly warmed = new Set<string>();
 
-  constructor(tools: readonly ToolDefinition[] = []) {
+  /**
+   * `parent`: a registry whose tools this one also offers (an agent's own HTTP tools on top of the
+   * shared built-in and MCP tools). A name of the parent cannot be registered again here.
+   */
+  constructor(tools: readonly ToolDefinition[] = [], private readonly parent?: ToolRegistry) {
     for (const tool of tools) this.register(tool);
   }
 
   /** A ToolDefinition<A> is held as ToolDefinition<unknown>: parseArgs is what guarantees A. */
   register<A>(tool: ToolDefinition<A>): this {
-    if (this.tools.has(tool.name)) throw new Error(`tool "${tool.name}" is registered twice`);
+    if (this.tools.has(tool.name) || this.parent?.get(tool.name)) throw new Error(`tool "${tool.name}" is registered twice`);
     this.tools.set(tool.name, tool);
     return this;
   }
 
+  /** Registers the tool, replacing one of the same name (an MCP server listing its tools again). */
+  replace<A>(tool: ToolDefinition<A>): this {
+    this.tools.set(tool.name, tool);
+    this.warmed.delete(tool.name);
+    return this;
+  }
+
+  unregister(name: string): boolean {
+    this.warmed.delete(name);
+    return this.tools.delete(name);
+  }
+
+  /** A registry with `tools` on top of this one's. */
+  child(tools: readonly ToolDefinition[]): ToolRegistry {
+    return new ToolRegistry(tools, this);
+  }
+
   get(name: string): ToolDefinition | undefined {
     const tool = this.tools.get(name);
-    if (tool !== undefined) this.warm(tool);
+    if (tool === undefined) return this.parent?.get(name);
+    this.warm(tool);
     return tool;
   }
 
@@ -62,16 +86,15 @@ export class ToolRegistry {
   }
 
   list(): ToolDefinition[] {
-    return [...this.tools.values()];
+    return [...(this.parent?.list() ?? []), ...this.tools.values()];
   }
 
   private require(name: string): ToolDefinition {
-    const tool = this.tools.get(name);
+    const tool = this.get(name);
     if (!tool) {
-      const known = [...this.tools.keys()].join(', ') || 'none';
+      const known = this.list().map((t) => t.name).join(', ') || 'none';
       throw new KeelError('tool_not_allowed', `unknown tool "${name}" (available: ${known})`);
     }
-    this.warm(tool);
     return tool;
   }
 
@@ -115,10 +138,13 @@ export interface BuiltInToolsOptions {
   http?: HttpRequestToolOptions;
   /** Also registers `noop`, a tool that does nothing, for benchmarks and tests (env KEEL_ENABLE_BENCH_TOOLS=true). */
   benchTools?: boolean;
+  /** `run_code` sandbox settings (limits, logger); `false` leaves the tool out. */
+  runCode?: RunCodeToolOptions | false;
 }
 
 export function builtInTools(options: BuiltInToolsOptions = {}): ToolRegistry {
   const tools: ToolDefinition[] = [calculatorTool(), httpRequestTool(options.http)];
+  if (options.runCode !== false) tools.push(runCodeTool(options.runCode));
   if (options.benchTools === true) tools.push(noopTool());
   return new ToolRegistry(tools);
 }

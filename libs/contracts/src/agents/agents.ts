@@ -12,6 +12,35 @@ export const DEFAULT_LIMITS = {
 
 const HostPattern = z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/, 'allow entries are host or host:port');
 
+const PermissionSchema = z.enum(['read', 'write', 'destructive']);
+
+/** Names the runtime owns: an HTTP tool declared in an agent file cannot take one (nor the `mcp_` prefix of imported MCP tools). */
+export const RESERVED_TOOL_NAMES: readonly string[] = ['calculator', 'http_request', 'noop', 'run_code'];
+/** What OpenAI (and most providers) accept as a function name. */
+export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+export const HTTP_TOOL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * An HTTP endpoint declared as a tool in the agent file (apps/tool-executor/README.md, "HTTP tools").
+ * `{name}` placeholders in the URL's path or query are filled from the call's arguments, URL-encoded;
+ * the scheme, host and port are fixed here.
+ */
+export const HttpToolSchema = z.object({
+  method: z.enum(HTTP_TOOL_METHODS).default('GET'),
+  url: z.string().max(8_192).regex(/^https?:\/\/[^/?#{}]+(?:[/?][^#]*)?$/, 'url is an absolute http(s) URL; {placeholders} only in the path or query, never in the host, and no #fragment'),
+  /** Fixed request headers (e.g. Accept); runtime-owned ones such as Host or Idempotency-Key are refused by the tool-executor. */
+  headers: z.record(z.string(), z.string()).optional(),
+}).strict();
+export type HttpTool = z.output<typeof HttpToolSchema>;
+
+export const ToolRetrySchema = z.object({
+  /** Attempts in all, the first included (1 = no retry). Only failures marked retryable are retried, within the call's timeout. */
+  attempts: z.number().int().min(1).max(5),
+  /** Wait before the second attempt; doubled for each further one. */
+  backoffMs: z.number().int().nonnegative().max(60_000).default(200),
+}).strict();
+export type ToolRetry = z.output<typeof ToolRetrySchema>;
+
 export const AgentToolSchema = z.union([
   z.string().min(1),
   z.object({
@@ -26,8 +55,34 @@ export const AgentToolSchema = z.union([
     /** Stricter semantics than the tool's own, e.g. an HTTP API that ignores Idempotency-Key: not_idempotent. */
     idempotency: z.enum(['idempotent_by_key', 'not_idempotent']).optional(),
     /** What the tool does to the world, for the intent policy (default: built in per tool; unknown tools write). */
-    effect: z.enum(['read', 'write', 'destructive']).optional(),
-  }).strict(),
+    effect: PermissionSchema.optional(),
+    /** Same as `effect` (the name the tool registry uses); for an HTTP tool declared here, its permission (default from the method). */
+    permission: PermissionSchema.optional(),
+    /** Declares an HTTP endpoint as this tool (a name of its own, not a built-in one). */
+    http: HttpToolSchema.optional(),
+    /** For an `http` tool: what the model is told the tool does. */
+    description: z.string().min(1).max(4_000).optional(),
+    /** For an `http` tool: JSON Schema of its arguments (default: one required string per URL placeholder). */
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    /** Retries of retryable failures (never for a not_idempotent tool); the tool's own policy when absent. */
+    retry: ToolRetrySchema.optional(),
+    /** Reuse a successful result of a read call with the same arguments for this long (the answer says how old it is). */
+    resultCacheTtlMs: z.number().int().nonnegative().optional(),
+  }).strict().superRefine((t, ctx) => {
+    if (t.effect && t.permission && t.effect !== t.permission) {
+      ctx.addIssue({ code: 'custom', path: ['permission'], message: `permission "${t.permission}" contradicts effect "${t.effect}"; set one of them` });
+    }
+    if (!t.http) {
+      for (const key of ['description', 'parameters'] as const) {
+        if (t[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is only for an HTTP tool declared here (add http: {method, url})` });
+      }
+      return;
+    }
+    if (!TOOL_NAME_PATTERN.test(t.name)) ctx.addIssue({ code: 'custom', path: ['name'], message: 'an HTTP tool\'s name is 1-64 letters, digits, _ or -' });
+    if (RESERVED_TOOL_NAMES.includes(t.name) || t.name.startsWith('mcp_')) {
+      ctx.addIssue({ code: 'custom', path: ['name'], message: `"${t.name}" is reserved for a built-in or MCP tool; give the HTTP tool a name of its own` });
+    }
+  }),
 ]).transform((t) => (typeof t === 'string' ? { name: t } : t));
 export type AgentTool = z.output<typeof AgentToolSchema>;
 

@@ -16,6 +16,15 @@ export const ApprovalCheckRequestSchema = z.object({
   inDoubt: z.array(z.number().int().nonnegative()).optional(),
   /** The task's intent (`@keel/policy` classifyIntent): a read-only task's write calls need a person. */
   intent: z.enum(['read_only', 'act']).optional(),
+  /**
+   * Permission and risk the tool registry declares, by tool name (from `keel.v1.tools.describe`), so the
+   * approval service decides as the orchestrator did for tools `@keel/policy` has no built-in profile for
+   * (HTTP tools declared in agent files, MCP tools).
+   */
+  specs: z.record(z.string(), z.object({
+    permission: z.enum(['read', 'write', 'destructive']).optional(),
+    risk: RiskTierSchema.optional(),
+  }).strict()).optional(),
 }).strict();
 export type ApprovalCheckRequest = z.infer<typeof ApprovalCheckRequestSchema>;
 

@@ -47,6 +47,10 @@ export const ToolSpecSchema = z.object({
   parameters: z.record(z.string(), z.unknown()),
   /** How a repeated call behaves; the orchestrator records the model turn before running anything not `pure`. */
   idempotency: z.enum(['pure', 'idempotent_by_key', 'not_idempotent']).optional(),
+  /** What the tool can do to the world (the strongest any call can need), for the intent policy. */
+  permission: z.enum(['read', 'write', 'destructive']).optional(),
+  /** The tool's own risk tier when the agent file sets none (`@keel/policy` decide). */
+  risk: z.enum(['auto', 'review', 'approve']).optional(),
 });
 export type ToolSpec = z.infer<typeof ToolSpecSchema>;
 

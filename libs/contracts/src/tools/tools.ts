@@ -31,6 +31,8 @@ export const ExecuteToolResponseSchema = z.object({
     ageMs: z.number().nonnegative().optional(),
     cause: z.object({ code: z.string(), message: z.string() }),
   }).optional(),
+  /** Set when a read tool's result cache answered (the tool did not run): how old that result is. */
+  cached: z.object({ ageMs: z.number().nonnegative() }).optional(),
 });
 export type ExecuteToolResponse = z.infer<typeof ExecuteToolResponseSchema>;
 

@@ -1,0 +1,10 @@
+export { parseMcpServers, McpServersSchema, McpServerSchema, McpToolOverrideSchema, MCP_SERVER_NAME } from './mcp.config';
+export type { McpServerConfig, McpToolOverride } from './mcp.config';
+export { mcpToolName, mcpToolDefinition, mapCallResult, mcpOverride, MCP_NAME_PREFIX, MAX_MCP_RESULT_CHARS } from './mcp.tools';
+export type { ListedMcpTool, McpCallResult, McpCaller } from './mcp.tools';
+export { McpConnection, mapMcpError } from './mcp.connection';
+export type { McpServerState, McpServerStatus, McpConnectionOptions } from './mcp.connection';
+export { McpHub } from './mcp.hub';
+export type { McpHubOptions } from './mcp.hub';
+export { McpToolSource, mcpHubProvider, MCP_HUB } from './mcp.source';
+export type { McpEnv } from './mcp.source';
