@@ -181,7 +181,8 @@ export class StepRunner implements OnApplicationBootstrap {
     const newMessages: ChatMessage[] = [];
 
     if (step === 1) {
-      const verdict = await this.peers.screen({ text: state.input, channel: 'user', tenant: state.tenant, taskId: state.id });
+      const thresholds = agent.guardrail?.thresholds;
+      const verdict = await this.peers.screen({ text: state.input, channel: 'user', tenant: state.tenant, taskId: state.id, ...(thresholds ? { thresholds } : {}) });
       events.push({ type: 'guardrail.screened', data: { channel: 'user', verdict: verdict.verdict, categories: verdict.categories, score: verdict.score } });
       if (verdict.verdict === 'block' || verdict.verdict === 'escalate') {
         return this.finish(step, 'failed', { error: { code: 'input_blocked', message: `the input was blocked by the guardrail (${verdict.categories.join(', ') || 'policy'})` } }, events);
