@@ -13,6 +13,10 @@ export const toolExecutorEnv = z.object({
   KEEL_MCP_SERVERS: z.string().optional(),
   /** How long startup waits for the MCP servers' first connection before reporting ready without them. */
   KEEL_MCP_CONNECT_WAIT_MS: envInt(10_000, 0, 120_000),
+  /** Consecutive failures of a remote tool dependency (http_request per host, HTTP and MCP tools) that open its breaker… */
+  KEEL_TOOL_BREAKER_FAILURES: envInt(5, 1, 1000),
+  /** …and how long it stays open before one probe; meanwhile calls go to the alternate tool or a cached result. */
+  KEEL_TOOL_BREAKER_COOLDOWN_MS: envInt(30_000, 100, 3_600_000),
   // run_code sandbox (apps/tool-executor/README.md, "run_code").
   /** bubblewrap binary; unset: /usr/bin/bwrap, /usr/local/bin/bwrap or /bin/bwrap. */
   KEEL_SANDBOX_BWRAP: z.string().optional(),

@@ -6,7 +6,7 @@ import { OpenAiCompatibleProvider } from '../providers/openai.provider';
 import { FakeAnthropicServer, FakeOpenAiServer } from '@keel/testing';
 import type { ModelProvider } from '../providers/provider';
 import { RetryPolicy } from '../retries/retry-policy';
-import { CircuitBreakers } from './circuit-breaker';
+import { CircuitBreakers } from '@keel/resilience';
 import { routedComplete } from './routed-complete';
 
 /** Routing over the real provider adapters talking to local fakes of their wire formats. */

@@ -1,6 +1,6 @@
 import { AgentSchema, KeelError } from '@keel/contracts';
 import type { CompleteRequest, CompleteResponse } from '@keel/contracts';
-import { CircuitBreakers } from './circuit-breaker';
+import { CircuitBreakers } from '@keel/resilience';
 import { ownUsage, routedComplete } from './routed-complete';
 
 const req = (model = 'openai/gpt-4o-mini'): CompleteRequest => ({

@@ -1,6 +1,6 @@
 import { KeelError } from '@keel/contracts';
 import type { Agent, CompleteRequest, CompleteResponse } from '@keel/contracts';
-import type { CircuitBreakers } from './circuit-breaker';
+import type { CircuitBreakers } from '@keel/resilience';
 import { planRoute } from './route-plan';
 
 /**

@@ -8,7 +8,8 @@ import type { LedgerRepository } from '../ledger/ledger.repository';
 import { mcpToolDefinition } from '../mcp/mcp.tools';
 import { calculatorTool, httpRequestTool, parametersOf, ToolRegistry } from '../tools';
 import type { ToolDefinition } from '../tools';
-import { ToolExecutorService } from './tool-executor.service';
+import { CircuitBreakers } from '@keel/resilience';
+import { breakerKey, ToolExecutorService } from './tool-executor.service';
 
 /** The ledger's contract without Postgres: claims always succeed, the result cache is a map. */
 function fakeLedger() {
@@ -182,5 +183,42 @@ describe('ToolExecutorService: registry metadata', () => {
     const secondary = fakeTool('secondary', { execute: async () => ({ from: 'secondary' }) });
     const svc = new ToolExecutorService(base().register(primary).register(secondary), fakeLedger().ledger, agentsOf({ name: 'a', tools: ['primary', 'secondary'] }));
     await expect(svc.execute(request('a', 'primary', { q: 'x' }))).resolves.toMatchObject({ ok: true, result: { from: 'secondary' }, degraded: { rung: 'alternate_tool', tool: 'secondary' } });
+  });
+});
+
+describe('ToolExecutorService: circuit breaker per remote dependency', () => {
+  it('stops calling a failing MCP tool after the threshold, answers from its alternate meanwhile, and probes again after the cooldown', async () => {
+    let now = 0;
+    const breakers = new CircuitBreakers({ failureThreshold: 2, cooldownMs: 1_000, now: () => now });
+    let up = false;
+    const calls: string[] = [];
+    const registry = base();
+    registry.register(fakeTool('mcp_crm_lookup', { source: 'mcp', execute: async ({ q }) => {
+      calls.push(q);
+      if (!up) throw retryable('unavailable', 'crm down');
+      return { found: q };
+    } }));
+    registry.register(fakeTool('cache_lookup', { execute: async ({ q }) => ({ stale: q }) }));
+    const agents = agentsOf({ name: 'desk', tools: [{ name: 'mcp_crm_lookup', fallback: 'cache_lookup' }, 'cache_lookup'] });
+    const svc = new ToolExecutorService(registry, fakeLedger().ledger, agents, breakers);
+
+    for (const q of ['a', 'b']) expect(await svc.execute(request('desk', 'mcp_crm_lookup', { q }))).toMatchObject({ ok: true, degraded: { rung: 'alternate_tool' } });
+    expect(breakers.state('mcp_crm_lookup')).toBe('open');
+    // Open: the tool is not called at all; the alternate answers at once.
+    const skipped = await svc.execute(request('desk', 'mcp_crm_lookup', { q: 'c' }));
+    expect(skipped).toMatchObject({ ok: true, result: { stale: 'c' }, degraded: { rung: 'alternate_tool', cause: { code: 'unavailable' } } });
+    expect(calls).toEqual(['a', 'b']);
+    // After the cooldown one probe goes through; its success closes the breaker.
+    up = true;
+    now = 1_500;
+    expect(await svc.execute(request('desk', 'mcp_crm_lookup', { q: 'd' }))).toMatchObject({ ok: true, result: { found: 'd' } });
+    expect(breakers.state('mcp_crm_lookup')).toBe('closed');
+  });
+
+  it('keys http_request by host and leaves local built-ins unguarded', () => {
+    const http = httpRequestTool();
+    expect(breakerKey(http, { url: 'https://api.example.com/a?b=1' })).toBe('http_request api.example.com');
+    expect(breakerKey(http, { url: 'not a url' })).toBeUndefined();
+    expect(breakerKey(calculatorTool(), { expression: '1/0' })).toBeUndefined();
   });
 });

@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigError } from '@keel/config';
 import { KeelError } from '@keel/contracts';
 import type { Agent, AgentTool, ExecuteToolRequest, ExecuteToolResponse, ToolSpec } from '@keel/contracts';
+import { CircuitBreakers } from '@keel/resilience';
 import { AGENTS } from '@keel/service-kit';
 import { counter, histogram, SpanKind, withSpan } from '@keel/telemetry';
 import { argsHash, LedgerRepository } from '../ledger/ledger.repository';
@@ -18,14 +19,34 @@ const retries = counter('keel_tool_retries_total', 'Retries of retryable tool fa
 
 export const TOOL_REGISTRY = Symbol('keel:tool-registry');
 
-/** Failures an alternate tool or a cached result can stand in for; a caller's mistake is not one of them. */
 /** The agent may declare a tool stricter than it is (an API that ignores Idempotency-Key), never laxer. */
 export function effectiveIdempotency(tool: ToolDefinition, grant: AgentTool): ToolDefinition['idempotency'] {
   if (tool.idempotency === 'pure') return 'pure';
   return grant.idempotency === 'not_idempotent' ? 'not_idempotent' : tool.idempotency;
 }
 
+/** Failures an alternate tool or a cached result can stand in for; a caller's mistake is not one of them. They also count against a breaker. */
 const DEGRADABLE = new Set(['tool_error', 'timeout', 'unavailable']);
+
+export const TOOL_BREAKERS = Symbol('keel:tool-breakers');
+export const DEFAULT_TOOL_BREAKER = { failureThreshold: 5, cooldownMs: 30_000 };
+
+/**
+ * What a breaker guards: a remote dependency. `http_request` per host (one dead
+ * site must not cut off the others), HTTP and MCP tools per tool; local
+ * built-ins (calculator, run_code) have none: their failures are the input's.
+ */
+export function breakerKey(tool: ToolDefinition, args: unknown): string | undefined {
+  if (tool.name === 'http_request') {
+    const url = (args as { url?: unknown } | null)?.url;
+    try {
+      return typeof url === 'string' ? `http_request ${new URL(url).host}` : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return tool.source === 'http' || tool.source === 'mcp' ? tool.name : undefined;
+}
 
 type Outcome = { ok: boolean; result?: unknown; error?: { code: string; message: string }; durationMs: number; degraded?: Degraded; cached?: { ageMs: number } };
 
@@ -82,6 +103,7 @@ export class ToolExecutorService {
     @Inject(TOOL_REGISTRY) private readonly registry: ToolRegistry,
     @Inject(LedgerRepository) private readonly ledger: LedgerRepository,
     @Inject(AGENTS) private readonly agents: Map<string, Agent>,
+    @Optional() @Inject(TOOL_BREAKERS) private readonly breakers: CircuitBreakers = new CircuitBreakers(DEFAULT_TOOL_BREAKER),
   ) {
     const problems: string[] = [];
     for (const agent of agents.values()) {
@@ -172,7 +194,18 @@ export class ToolExecutorService {
         }
       }
       if (!outcome) {
-        outcome = await this.invoke(tool, args, grant, req.idempotencyKey, req.timeoutMs, idempotency);
+        // An open breaker skips a dependency that keeps failing: straight to the alternate or the cached result.
+        const guard = breakerKey(tool, args);
+        if (guard !== undefined && !this.breakers.allow(guard)) {
+          span.setAttribute('keel.tool.breaker', 'open');
+          outcome = { ok: false, error: { code: 'unavailable', message: `${req.name} is failing (circuit breaker open for ${guard}); not called` }, durationMs: 0 };
+        } else {
+          outcome = await this.invoke(tool, args, grant, req.idempotencyKey, req.timeoutMs, idempotency);
+          if (guard !== undefined) {
+            if (outcome.ok) this.breakers.success(guard);
+            else if (DEGRADABLE.has(outcome.error!.code)) this.breakers.failure(guard);
+          }
+        }
         if (!outcome.ok && DEGRADABLE.has(outcome.error!.code)) outcome = await this.degrade(req, agent, registry, grant, tool, hash, outcome);
         else if (outcome.ok && (grant.cacheTtlMs || cacheable)) await this.ledger.remember(req.tenant, req.name, hash, outcome.result);
       }

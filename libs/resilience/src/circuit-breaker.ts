@@ -1,10 +1,10 @@
 /**
- * A circuit breaker per deployment (`provider/model`): after `failureThreshold`
- * consecutive failures it opens and calls skip the deployment (the router
- * falls back) for `cooldownMs`; then one probe is let through (half-open): a
- * success closes it, a failure opens it again. State is per router replica:
- * each replica learns a dead deployment within a few calls, and nothing needs
- * coordinating.
+ * Circuit breakers keyed by name (the router: a model deployment `provider/model`;
+ * the tool-executor: a tool): after `failureThreshold` consecutive failures one
+ * opens and calls skip that target (the caller falls back) for `cooldownMs`;
+ * then one probe is let through (half-open): a success closes it, a failure
+ * opens it again. State is per replica: each replica learns a dead target within
+ * a few calls, and nothing needs coordinating.
  */
 export type BreakerState = 'closed' | 'open' | 'half_open';
 

@@ -1,0 +1,2 @@
+export { CircuitBreakers } from './circuit-breaker';
+export type { BreakerOptions, BreakerState } from './circuit-breaker';
