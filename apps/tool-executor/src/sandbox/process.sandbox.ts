@@ -50,8 +50,10 @@ export interface RunResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** Output hit the cap; what is here is its beginning. */
   truncated: boolean;
   durationMs: number;
+  /** Set when the run was stopped: wall/CPU time, memory, output cap or process limit. */
   killed?: KillReason;
 }
 

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { KeelError } from '@keel/contracts';
-import type { KillReason } from './process.sandbox';
+import type { KillReason, RunResult } from './process.sandbox';
+import { SerialWorkerHost } from './worker-host';
 
 /**
  * `language: "js"`: JavaScript in QuickJS compiled to WebAssembly
@@ -22,16 +23,8 @@ export interface JsRunRequest {
   signal?: AbortSignal;
 }
 
-export interface JsRunResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  durationMs: number;
-  killed?: KillReason;
-  /** JSON value of the last expression (completion value); absent when it has no JSON form. */
-  result?: unknown;
-}
+/** A process run's result plus the JSON value of the last expression (absent when it has no JSON form). */
+export type JsRunResult = RunResult & { result?: unknown };
 
 export interface QuickJsSandboxOptions {
   memoryMb?: number;
@@ -197,15 +190,14 @@ interface Running {
   ready: Promise<void>;
 }
 
-export class QuickJsSandbox {
-  private running?: Running;
-  private tail: Promise<unknown> = Promise.resolve();
+export class QuickJsSandbox extends SerialWorkerHost<Running> {
   private nextId = 1;
   private readonly memoryBytes: number;
   private readonly outputBytes: number;
   private readonly graceMs: number;
 
   constructor(options: QuickJsSandboxOptions = {}) {
+    super();
     this.memoryBytes = (options.memoryMb ?? 64) * 1024 * 1024;
     this.outputBytes = options.outputBytes ?? 1024 * 1024;
     this.graceMs = options.graceMs ?? 1_000;
@@ -213,23 +205,10 @@ export class QuickJsSandbox {
 
   /** Runs one snippet; runs are serialized so each deadline belongs to one snippet. */
   run(req: JsRunRequest): Promise<JsRunResult> {
-    const next = this.tail.then(() => this.runNow(req));
-    this.tail = next.catch(() => undefined);
-    return next;
+    return this.serial(() => this.runNow(req));
   }
 
-  /** Loads QuickJS in the worker ahead of the first call (~10-50 ms). */
-  async warmUp(): Promise<void> {
-    await (this.running ?? this.start()).ready;
-  }
-
-  async dispose(): Promise<void> {
-    const running = this.running;
-    this.running = undefined;
-    if (running) await running.worker.terminate();
-  }
-
-  private start(): Running {
+  protected start(): Running {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { quickjs: require.resolve('quickjs-emscripten') },

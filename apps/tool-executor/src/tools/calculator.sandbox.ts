@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { KeelError } from '@keel/contracts';
+import { SerialWorkerHost } from '../sandbox/worker-host';
 
 /**
  * Runs mathjs in a worker thread with its own small heap. A vm timeout alone
@@ -99,37 +100,23 @@ interface Running {
   death?: Error;
 }
 
-export class CalculatorSandbox {
-  private running?: Running;
-  private tail: Promise<unknown> = Promise.resolve();
+export class CalculatorSandbox extends SerialWorkerHost<Running> {
   private nextId = 1;
   private readonly maxHeapMb: number;
   private readonly startupTimeoutMs: number;
 
   constructor(options: CalculatorSandboxOptions = {}) {
+    super();
     this.maxHeapMb = options.maxHeapMb ?? 128;
     this.startupTimeoutMs = options.startupTimeoutMs ?? 15_000;
   }
 
   /** Evaluates one expression; calls run one at a time so a time limit belongs to one expression. */
   evaluate(expression: string, timeLimitMs: number): Promise<number | string> {
-    const run = this.tail.then(() => this.evaluateNow(expression, timeLimitMs));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.serial(() => this.evaluateNow(expression, timeLimitMs));
   }
 
-  /** Starts the worker ahead of the first call (loading mathjs takes a few hundred ms). */
-  async warmUp(): Promise<void> {
-    await (this.running ?? this.start()).ready;
-  }
-
-  async dispose(): Promise<void> {
-    const running = this.running;
-    this.running = undefined;
-    if (running) await running.worker.terminate();
-  }
-
-  private start(): Running {
+  protected start(): Running {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {

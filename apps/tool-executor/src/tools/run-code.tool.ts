@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { KeelError } from '@keel/contracts';
 import { DEFAULT_SANDBOX_CONFIG, ProcessSandbox, QuickJsSandbox, silentLog } from '../sandbox';
-import type { KillReason, SandboxConfig, SandboxLog } from '../sandbox';
+import type { JsRunResult, SandboxConfig, SandboxLog } from '../sandbox';
 import { parametersOf } from './tool.definition';
 import type { ToolContext, ToolDefinition } from './tool.definition';
 
@@ -33,18 +33,8 @@ export const RunCodeArgsSchema = z.strictObject({
 });
 export type RunCodeArgs = z.infer<typeof RunCodeArgsSchema>;
 
-export interface RunCodeResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  /** Output hit the cap; what is here is its beginning. */
-  truncated: boolean;
-  durationMs: number;
-  /** Set when the run was stopped: wall/CPU time, memory, output cap or process limit. */
-  killed?: KillReason;
-  /** js only: the JSON value of the last expression. */
-  result?: unknown;
-}
+/** What the model gets: exit code, capped output, and why a run was stopped; `result` for js only. */
+export type RunCodeResult = JsRunResult;
 
 export interface RunCodeToolOptions {
   config?: Partial<SandboxConfig>;
