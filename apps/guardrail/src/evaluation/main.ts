@@ -2,7 +2,7 @@
  * `npm run guardrail:eval`: measures the guardrail on the held-out test files.
  *
  *   node apps/guardrail/dist/evaluation/main.js [--data <dir>] [--json <file>] [--latency-inputs 400] [--latency-rounds 3]
- *                                              [--sections injection,spans,latency]
+ *                                              [--sections injection,spans,latency]   (spans = pii,secrets)
  *
  * 1. Injection / jailbreak on injection-test.jsonl, through the full screen() (rules +
  *    classifier + everything else), with the default thresholds. A row is FLAGGED when
@@ -14,7 +14,7 @@
  *    same channel (rows of the other attack label are left out); "any-attack" pools both labels.
  *    FPR = flagged benign / benign. The same tables are printed for the rules alone (rule score
  *    >= 0.5, the pre-classifier behaviour) for comparison.
- * 2. PII and secrets (spans.eval.ts).
+ * 2. PII and secrets (spans.eval.ts); `--sections pii` or `--sections secrets` runs one of them.
  * 3. Latency of screen() on 4,096-character inputs cut from the test texts.
  *
  * Nothing here feeds back into training: thresholds come from the model file, chosen by
@@ -28,7 +28,7 @@ import { injectionModel } from '../screening/injection.classifier';
 import { analyse, ESCALATE_THRESHOLD, INSTRUCTION_PLACEHOLDER, screen } from '../screening/screener';
 import { argValue, confusion, formatTable, fpr, percentile, prf, readJsonl, resolveDataDir, sourceFamily } from './dataset';
 import type { Confusion, InjectionRow } from './dataset';
-import { evaluatePii, evaluateSecrets, formatSpanReport } from './spans.eval';
+import { evaluatePii, evaluateSecrets, formatPiiReport, formatSecretsReport } from './spans.eval';
 
 type AttackGroup = 'injection' | 'jailbreak' | 'any-attack';
 const GROUPS: readonly AttackGroup[] = ['injection', 'jailbreak', 'any-attack'];
@@ -289,7 +289,7 @@ export function main(argv: string[]): void {
   const latencyCount = Number(argValue(argv, 'latency-inputs') ?? 400);
   const latencyRounds = Number(argValue(argv, 'latency-rounds') ?? 3);
   const sections = new Set((argValue(argv, 'sections') ?? 'injection,spans,latency').split(','));
-  for (const s of sections) if (!['injection', 'spans', 'latency'].includes(s)) throw new Error(`unknown section "${s}" (injection, spans, latency)`);
+  for (const s of sections) if (!['injection', 'spans', 'pii', 'secrets', 'latency'].includes(s)) throw new Error(`unknown section "${s}" (injection, spans = pii + secrets, pii, secrets, latency)`);
   const figures: Record<string, unknown> = { generatedAt: new Date().toISOString(), node: process.version };
   const out = (s: string): void => {
     process.stdout.write(`${s}\n\n`);
@@ -303,12 +303,15 @@ export function main(argv: string[]): void {
   }
 
   // PII and secrets: measured by spans.eval.ts.
-  if (sections.has('spans')) {
+  if (sections.has('spans') || sections.has('pii')) {
     const pii = evaluatePii(dataDir);
-    const secrets = evaluateSecrets(dataDir);
     figures.pii = pii;
+    out(formatPiiReport(pii));
+  }
+  if (sections.has('spans') || sections.has('secrets')) {
+    const secrets = evaluateSecrets(dataDir);
     figures.secrets = secrets;
-    out(formatSpanReport(pii, secrets));
+    out(formatSecretsReport(secrets));
   }
 
   if (sections.has('latency')) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatSpanReport, matchPii, scorePii, scoreSecrets } from './spans.eval';
+import { formatPiiReport, formatSecretsReport, formatSpanReport, matchPii, scorePii, scoreSecrets } from './spans.eval';
 import type { PiiRow, SecretRow } from './spans.eval';
 
 // Inline synthetic fixtures: no file I/O, nothing from the evaluation data.
@@ -71,23 +71,24 @@ describe('scoreSecrets', () => {
     { text: 'the quick brown fox', label: 'secret', type: 'Generic Password', source: 'fixture' },
     { text: 'arn:aws:s3:::example-bucket', label: 'secret', type: 'Amazon Resource Name', source: 'fixture' },
     { text: `db password="${pw}"`, label: 'not_secret', type: 'Generic Password', source: 'fixture' },
+    { text: 's3.amazonaws.com', label: 'not_secret', type: 'AWS S3 Bucket', source: 'fixture' },
   ];
   const ev = scoreSecrets(rows, 'fixture.jsonl');
 
-  it('counts rows, missed types and flagged negatives', () => {
-    expect(ev).toMatchObject({ rows: 5, tp: 1, fn: 2, fp: 1, tn: 1, falsePositiveRows: 1 });
-    expect(ev.precision).toBeCloseTo(0.5);
-    expect(ev.recall).toBeCloseTo(1 / 3);
-    expect(ev.missedTypes).toEqual([
-      { type: 'Amazon Resource Name', missed: 1, total: 1 },
-      { type: 'Generic Password', missed: 1, total: 1 },
-    ]);
+  it('counts a row found when anything (credential or identifier) is found', () => {
+    expect(ev).toMatchObject({ rows: 6, tp: 2, fn: 1, fp: 1, tn: 2, falsePositiveRows: 1 });
+    expect(ev.precision).toBeCloseTo(2 / 3);
+    expect(ev.recall).toBeCloseTo(2 / 3);
+    expect(ev.missedTypes).toEqual([{ type: 'Generic Password', missed: 1, total: 1 }]);
     expect(ev.falsePositiveTypes).toEqual([{ type: 'Generic Password', flagged: 1, total: 2 }]);
   });
 
-  it('also reports the figures without identifier rule types', () => {
-    expect(ev.credentialsOnly).toMatchObject({ rows: 4, tp: 1, fn: 1, fp: 1, tn: 1 });
-    expect(ev.credentialsOnly.recall).toBeCloseTo(0.5);
+  it('also reports credentials only, and each rule family with its own kind of finding', () => {
+    // The ARN row is an identifier: a miss when only credentials count.
+    expect(ev.credentialsOnly).toMatchObject({ rows: 6, tp: 1, fn: 2, fp: 1, tn: 2 });
+    expect(ev.credentialRuleTypes).toMatchObject({ rows: 4, tp: 1, fn: 1, fp: 1, tn: 1 });
+    expect(ev.credentialRuleTypes.recall).toBeCloseTo(0.5);
+    expect(ev.identifierRuleTypes).toMatchObject({ rows: 2, tp: 1, fn: 0, fp: 0, tn: 1 });
   });
 
   it('formats both reports as tables', () => {
@@ -95,7 +96,11 @@ describe('scoreSecrets', () => {
     const report = formatSpanReport(pii, ev, pii);
     expect(report).toContain('EMAIL_ADDRESS');
     expect(report).toContain('micro (named types)');
-    expect(report).toContain('without identifier rule types');
+    expect(report).toMatch(/all rows, all findings\s+6\s+2\s+1\s+1\s+2/);
+    expect(report).toMatch(/all rows, credentials only\s+6\s+1\s+1\s+2\s+2/);
+    expect(report).toContain('identifier rule types, identifiers only');
     expect(report).toMatch(/US_SSN\s+0\s+0\s+0\s+0\s+-\s+-\s+-/);
+    expect(formatSecretsReport(ev)).toBe(report.slice(report.indexOf('Secrets —')));
+    expect(formatPiiReport(pii, pii)).toBe(report.slice(0, report.indexOf('\n\nSecrets —')));
   });
 });

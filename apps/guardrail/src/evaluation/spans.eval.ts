@@ -10,7 +10,8 @@
 //     positive too); a prediction that overlaps a same-type gold span by less than half is neither;
 //   * tp/fn are counted on gold spans, fp on predicted spans (so fragments of one gold span do not
 //     count twice).
-// Secrets: a row is predicted `secret` when detectSecrets() returns at least one match.
+// Secrets: a row is predicted `secret` when detectSecrets() returns at least one match (a credential
+// or an identifier: noseyparker reports both). The "credentials only" figure counts credential matches alone.
 import * as path from 'node:path';
 import { normalise, toOriginalSpan } from '../screening/normalise';
 import { detectPii } from '../screening/pii.detector';
@@ -101,9 +102,9 @@ export interface PiiEvaluation {
 /**
  * noseyparker rule types whose `secret` rows are identifiers rather than credentials: resource
  * names and hostnames (ARNs, S3/GCS buckets, Shopify store domains), account and OAuth client ids,
- * usernames and a public key. detectSecrets() deliberately does not flag them (redacting them
- * would break agents that work with cloud resources); the report shows the figures without them
- * next to the raw ones.
+ * usernames and a public key. detectSecrets() reports these with `kind: 'identifier'` (screen()
+ * lists them and redacts them only when asked); the report also shows the figures on the other rule
+ * types with credential matches alone.
  */
 export const IDENTIFIER_RULE_TYPES: readonly string[] = [
   'Amazon Resource Name',
@@ -133,15 +134,22 @@ export interface RowMetrics {
 export interface SecretTypeMetrics {
   type: string;
   secret: number;
+  /** `secret` rows with any match. */
   found: number;
   notSecret: number;
+  /** `not_secret` rows with any match. */
   flagged: number;
 }
 
+/** Counts on every row, a row predicted `secret` when detectSecrets() finds anything (credential or identifier). */
 export interface SecretsEvaluation extends RowMetrics {
   file: string;
-  /** The same counts over rows whose rule type is not in IDENTIFIER_RULE_TYPES. */
+  /** Every row, predicted `secret` only when a credential is found (identifier matches ignored). */
   credentialsOnly: RowMetrics;
+  /** Rows whose rule type is not in IDENTIFIER_RULE_TYPES, credential matches only. */
+  credentialRuleTypes: RowMetrics;
+  /** Rows whose rule type is in IDENTIFIER_RULE_TYPES, identifier matches only. */
+  identifierRuleTypes: RowMetrics;
   perType: SecretTypeMetrics[];
   /** Rule types with at least one `secret` row not found, with counts. */
   missedTypes: { type: string; missed: number; total: number }[];
@@ -279,8 +287,20 @@ export function scoreSecrets(rows: readonly SecretRow[], file: string): SecretsE
   const byType = new Map<string, SecretTypeMetrics>();
   const all: RowMetrics = { rows: 0, tp: 0, fp: 0, fn: 0, tn: 0, precision: 0, recall: 0, f1: 0 };
   const credentials: RowMetrics = { ...all };
+  const credentialRules: RowMetrics = { ...all };
+  const identifierRules: RowMetrics = { ...all };
+  const count = (c: RowMetrics, actual: boolean, predicted: boolean): void => {
+    c.rows++;
+    if (actual && predicted) c.tp++;
+    else if (actual) c.fn++;
+    else if (predicted) c.fp++;
+    else c.tn++;
+  };
   for (const row of rows) {
-    const predicted = detectSecrets(normalise(row.text).clean.text).length > 0;
+    const matches = detectSecrets(normalise(row.text).clean.text);
+    const predicted = matches.length > 0;
+    const credential = matches.some((m) => m.kind === 'credential');
+    const identifier = matches.some((m) => m.kind === 'identifier');
     let t = byType.get(row.type);
     if (t === undefined) {
       t = { type: row.type, secret: 0, found: 0, notSecret: 0, flagged: 0 };
@@ -294,31 +314,24 @@ export function scoreSecrets(rows: readonly SecretRow[], file: string): SecretsE
       t.notSecret++;
       if (predicted) t.flagged++;
     }
-    const targets = IDENTIFIER_RULE_TYPES.includes(row.type) ? [all] : [all, credentials];
-    for (const c of targets) {
-      c.rows++;
-      if (actual && predicted) c.tp++;
-      else if (actual) c.fn++;
-      else if (predicted) c.fp++;
-      else c.tn++;
-    }
+    count(all, actual, predicted);
+    count(credentials, actual, credential);
+    if (IDENTIFIER_RULE_TYPES.includes(row.type)) count(identifierRules, actual, identifier);
+    else count(credentialRules, actual, credential);
   }
-  for (const c of [all, credentials]) Object.assign(c, prf(c.tp, c.fp, c.fn));
+  for (const c of [all, credentials, credentialRules, identifierRules]) Object.assign(c, prf(c.tp, c.fp, c.fn));
   const perType = [...byType.values()].sort((a, b) => a.type.localeCompare(b.type));
   const missedTypes = perType.filter((t) => t.found < t.secret).map((t) => ({ type: t.type, missed: t.secret - t.found, total: t.secret }));
   const falsePositiveTypes = perType.filter((t) => t.flagged > 0).map((t) => ({ type: t.type, flagged: t.flagged, total: t.notSecret }));
-  return { file, ...all, credentialsOnly: credentials, perType, missedTypes, falsePositiveRows: all.fp, falsePositiveTypes };
+  return { file, ...all, credentialsOnly: credentials, credentialRuleTypes: credentialRules, identifierRuleTypes: identifierRules, perType, missedTypes, falsePositiveRows: all.fp, falsePositiveTypes };
 }
 
 const pct = (x: number): string => x.toFixed(3);
 // A ratio whose denominator is 0 (no predictions, or no gold spans) prints as "-".
 const ratio = (x: number, denominator: number): string => (denominator === 0 ? '-' : pct(x));
 
-/**
- * Readable tables for both evaluations (PII per type + micro; secrets overall + misses). With
- * `piiTrain`, the PII micro-averages on the training file are printed under the test table.
- */
-export function formatSpanReport(pii: PiiEvaluation, secrets: SecretsEvaluation, piiTrain?: PiiEvaluation): string {
+/** PII per type and micro-averages; with `piiTrain`, the micro-averages on the training file too. */
+export function formatPiiReport(pii: PiiEvaluation, piiTrain?: PiiEvaluation): string {
   const row = (m: TypeMetrics): (string | number)[] => [m.type, m.support, m.tp, m.fp, m.fn, ratio(m.precision, m.tp + m.fp), ratio(m.recall, m.tp + m.fn), ratio(m.f1, m.tp + m.fp + m.fn)];
   const header = ['type', 'gold', 'tp', 'fp', 'fn', 'precision', 'recall', 'f1'];
   const named = pii.perType.filter((m) => m.detected);
@@ -334,16 +347,32 @@ export function formatSpanReport(pii: PiiEvaluation, secrets: SecretsEvaluation,
     out.push('', 'presidio types with no detector (figures only; recall 0 by construction)');
     out.push(formatTable(['type', 'gold', 'recall'], other.map((m) => [m.type, m.support, pct(m.recall)])));
   }
-  out.push('', `Secrets — ${secrets.file} (${secrets.rows} rows; a row is "secret" when detectSecrets() finds anything)`);
+  return out.join('\n');
+}
+
+/** Secrets: row counts (all findings, credentials only, per rule family), missed and flagged rule types. */
+export function formatSecretsReport(secrets: SecretsEvaluation): string {
+  const out: string[] = [];
+  out.push(`Secrets — ${secrets.file} (${secrets.rows} rows; "all findings": a row is "secret" when detectSecrets() finds a credential or an identifier; "credentials only": when it finds a credential)`);
   const rowLine = (name: string, c: RowMetrics): (string | number)[] => [name, c.rows, c.tp, c.fp, c.fn, c.tn, pct(c.precision), pct(c.recall), pct(c.f1)];
-  out.push(formatTable(['rows', 'n', 'tp', 'fp', 'fn', 'tn', 'precision', 'recall', 'f1'], [rowLine('all', secrets), rowLine('without identifier rule types', secrets.credentialsOnly)]));
+  out.push(formatTable(['rows', 'n', 'tp', 'fp', 'fn', 'tn', 'precision', 'recall', 'f1'], [
+    rowLine('all rows, all findings', secrets),
+    rowLine('all rows, credentials only', secrets.credentialsOnly),
+    rowLine('credential rule types, credentials only', secrets.credentialRuleTypes),
+    rowLine('identifier rule types, identifiers only', secrets.identifierRuleTypes),
+  ]));
   if (secrets.missedTypes.length > 0) {
-    out.push('', 'missed secret rows by rule type (* = identifier type, not flagged by design)');
+    out.push('', 'missed secret rows by rule type (* = identifier rule type)');
     out.push(formatTable(['type', 'missed', 'of'], secrets.missedTypes.map((t) => [`${IDENTIFIER_RULE_TYPES.includes(t.type) ? '* ' : ''}${t.type}`, t.missed, t.total])));
   }
   if (secrets.falsePositiveTypes.length > 0) {
     out.push('', `flagged not_secret rows by rule type (${secrets.falsePositiveRows} in all)`);
-    out.push(formatTable(['type', 'flagged', 'of'], secrets.falsePositiveTypes.map((t) => [t.type, t.flagged, t.total])));
+    out.push(formatTable(['type', 'flagged', 'of'], secrets.falsePositiveTypes.map((t) => [`${IDENTIFIER_RULE_TYPES.includes(t.type) ? '* ' : ''}${t.type}`, t.flagged, t.total])));
   }
   return out.join('\n');
+}
+
+/** Both reports, PII first (see formatPiiReport and formatSecretsReport). */
+export function formatSpanReport(pii: PiiEvaluation, secrets: SecretsEvaluation, piiTrain?: PiiEvaluation): string {
+  return `${formatPiiReport(pii, piiTrain)}\n\n${formatSecretsReport(secrets)}`;
 }

@@ -1,4 +1,4 @@
-export { screen, analyse, applyCuts, injectionScore, BLOCK_THRESHOLD, ESCALATE_THRESHOLD, SECRET_SCORE, PII_SCORE, MAX_DECODE_DEPTH, INSTRUCTION_PLACEHOLDER } from './screener';
+export { screen, analyse, applyCuts, injectionScore, BLOCK_THRESHOLD, ESCALATE_THRESHOLD, SECRET_SCORE, PII_SCORE, IDENTIFIER_SCORE, MAX_DECODE_DEPTH, INSTRUCTION_PLACEHOLDER } from './screener';
 export type { Analysis, AnalyseOptions, ClassifierHit, InjectionHit, SpanDetection } from './screener';
 export { injectionModel, injectionProbability, scoreSegments, probabilityToScore, MODEL_PATH } from './injection.classifier';
 export type { InjectionModel, ChannelThresholds, ScoredSegment } from './injection.classifier';
@@ -12,6 +12,6 @@ export type { InjectionRule, InjectionCategory } from './injection.rules';
 export { detectPii, luhnValid, ibanValid, cnResidentIdValid, ipv6Valid } from './pii.detector';
 export type { PiiMatch, PiiType } from './pii.detector';
 export { detectSecrets, entropy, tokenLike, randomToken } from './secrets.detector';
-export type { SecretMatch } from './secrets.detector';
+export type { SecretKind, SecretMatch } from './secrets.detector';
 export { findEncodedSegments } from './decode';
 export type { EncodedSegment, Encoding } from './decode';

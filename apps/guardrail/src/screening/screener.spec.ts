@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ScreenRequestSchema, ScreenResponseSchema } from '@keel/contracts';
+import { AgentSchema, ScreenRequestSchema, ScreenResponseSchema } from '@keel/contracts';
 import { BLOCK_THRESHOLD, ESCALATE_THRESHOLD, INSTRUCTION_PLACEHOLDER, screen } from './index';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
@@ -76,6 +76,31 @@ describe('screen', () => {
     expect(res.verdict).toBe('redact');
     expect(res.categories).toEqual(['secret', 'secret:github_token']);
     expect(res.redacted).toBe('my token is [REDACTED:github_token] ok');
+  });
+
+  it('reports identifiers without redacting them, and redacts them when the request asks', () => {
+    const arn = ['arn', 'aws', 'sqs', 'eu-west-1', '4' + '20135796824', 'orders-queue'].join(':');
+    const text = `Send it to ${arn} and use ${GITHUB}`;
+    for (const channel of ['user', 'tool_output', 'output'] as const) {
+      const res = screen({ text, channel });
+      expect(res.categories).toEqual(['secret', 'secret:github_token', 'identifier', 'identifier:aws_arn']);
+      expect(res.redacted).toBe(`Send it to ${arn} and use [REDACTED:github_token]`);
+      expect(res.scores).toMatchObject({ secret: 1, identifier: 0.2 });
+      expect(res.reasons).toEqual(expect.arrayContaining(['secret github_token', 'identifier aws_arn']));
+      const cut = screen({ text, channel, redactIdentifiers: true });
+      expect(cut.redacted).toBe('Send it to [REDACTED:aws_arn] and use [REDACTED:github_token]');
+      expect(cut.categories).toEqual(res.categories);
+    }
+    // An identifier alone changes nothing in the verdict unless it is cut.
+    const only = screen({ text: `bucket: s3://team-reports/2024`, channel: 'tool_output' });
+    expect(only).toMatchObject({ verdict: 'allow', categories: ['identifier', 'identifier:s3_bucket'], score: 0.2 });
+    expect(only.redacted).toBeUndefined();
+    const asked = screen({ text: `bucket: s3://team-reports/2024`, channel: 'tool_output', redactIdentifiers: true });
+    expect(asked).toMatchObject({ verdict: 'redact', redacted: 'bucket: s3://[REDACTED:s3_bucket]/2024' });
+    expect(ScreenRequestSchema.safeParse({ text, channel: 'user', redactIdentifiers: true }).success).toBe(true);
+    expect(ScreenRequestSchema.safeParse({ text, channel: 'user', redactIdentifiers: 'yes' }).success).toBe(false);
+    expect(AgentSchema.parse({ name: 'a', model: 'scripted/default', guardrail: { redactIdentifiers: true } }).guardrail).toEqual({ intentMismatch: 'approve', redactIdentifiers: true });
+    expect(AgentSchema.parse({ name: 'a', model: 'scripted/default' }).guardrail.redactIdentifiers).toBeUndefined();
   });
 
   it('redacts on the original text when invisible characters shift offsets', () => {

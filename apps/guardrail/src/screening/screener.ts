@@ -30,6 +30,8 @@ export const ESCALATE_THRESHOLD = 0.5;
 /** Scores reported for pattern detections (they are checksum/prefix exact, so near-certain). */
 export const SECRET_SCORE = 1;
 export const PII_SCORE = 0.3;
+/** Sensitive identifiers (ARNs, account ids, bucket hosts, OAuth client ids, usernames) grant nothing by themselves. */
+export const IDENTIFIER_SCORE = 0.2;
 /** Decoded payloads are screened recursively up to this depth (base64 inside base64). */
 export const MAX_DECODE_DEPTH = 2;
 
@@ -47,7 +49,8 @@ export interface InjectionHit {
 }
 
 export interface SpanDetection {
-  category: 'secret' | 'pii';
+  /** `secret`: a credential (always redacted); `identifier`: a sensitive name (redacted on request); `pii`. */
+  category: 'secret' | 'identifier' | 'pii';
   type: string;
   start: number;
   end: number;
@@ -199,12 +202,12 @@ export function analyse(text: string, channel: ScreenChannel, opts: AnalyseOptio
   const detections: SpanDetection[] = [];
   for (const s of detectSecrets(n.clean.text)) {
     const span = toOriginalSpan(n.clean, s.start, s.end);
-    detections.push({ category: 'secret', type: s.type, ...span, encoded: false });
+    detections.push({ category: s.kind === 'identifier' ? 'identifier' : 'secret', type: s.type, ...span, encoded: false });
   }
   for (const p of detectPii(n.clean.text)) {
     const span = toOriginalSpan(n.clean, p.start, p.end);
-    // A secret already covers this text (e.g. digits inside a token).
-    if (detections.some((d) => span.start < d.end && span.end > d.start)) continue;
+    // A secret already covers this text (e.g. digits inside a token). Identifiers do not hide PII.
+    if (detections.some((d) => d.category === 'secret' && span.start < d.end && span.end > d.start)) continue;
     detections.push({ category: 'pii', type: p.type, ...span, encoded: false });
   }
   if (depth < MAX_DECODE_DEPTH) {
@@ -273,6 +276,7 @@ export function screen(req: ScreenRequest): ScreenResponse {
   const injScore = Math.max(ruleScore, clfScore);
   const injFlagged = injScore >= escalateAt;
   const secrets = a.detections.filter((d) => d.category === 'secret');
+  const identifiers = a.detections.filter((d) => d.category === 'identifier');
   const pii = a.detections.filter((d) => d.category === 'pii');
 
   const ruleCategories = uniq(a.injection.map((h) => h.category)).sort();
@@ -282,9 +286,14 @@ export function screen(req: ScreenRequest): ScreenResponse {
     categories.push(...uniq([...ruleCategories, ...(clfScore >= escalateAt ? ['prompt_injection'] : [])]).sort());
   }
   if (secrets.length > 0) categories.push('secret', ...uniq(secrets.map((s) => `secret:${s.type}`)).sort());
+  if (identifiers.length > 0) categories.push('identifier', ...uniq(identifiers.map((s) => `identifier:${s.type}`)).sort());
   if (pii.length > 0) categories.push('pii', ...uniq(pii.map((p) => `pii:${p.type}`)).sort());
 
   const cuts: Cut[] = secrets.map((s) => ({ start: s.start, end: s.end, label: `[REDACTED:${s.type}]` }));
+  // Identifiers are reported; they are cut only when the request asks (an agent's guardrail.redactIdentifiers).
+  if (req.redactIdentifiers === true) {
+    for (const s of identifiers) cuts.push({ start: s.start, end: s.end, label: `[REDACTED:${s.type}]` });
+  }
   if (channel !== 'user') {
     for (const p of pii) cuts.push({ start: p.start, end: p.end, label: `[REDACTED:${p.type}]` });
   }
@@ -331,12 +340,16 @@ export function screen(req: ScreenRequest): ScreenResponse {
     scores.secret = SECRET_SCORE;
     for (const t of uniq(secrets.map((s) => s.type))) reasons.push(`secret ${t}`);
   }
+  if (identifiers.length > 0) {
+    scores.identifier = IDENTIFIER_SCORE;
+    for (const t of uniq(identifiers.map((s) => s.type))) reasons.push(`identifier ${t}`);
+  }
   if (pii.length > 0) {
     scores.pii = PII_SCORE;
     for (const t of uniq(pii.map((p) => p.type))) reasons.push(`pii ${t}`);
   }
 
-  const score = Math.max(injScore, secrets.length > 0 ? SECRET_SCORE : 0, pii.length > 0 ? PII_SCORE : 0);
+  const score = Math.max(injScore, secrets.length > 0 ? SECRET_SCORE : 0, pii.length > 0 ? PII_SCORE : 0, identifiers.length > 0 ? IDENTIFIER_SCORE : 0);
   const res: ScreenResponse = { verdict, categories, score: round3(score), scores, reasons };
   // Redacted text goes with every verdict that has cuts, so a blocked message can still be logged safely.
   if (cuts.length > 0) res.redacted = applyCuts(text, cuts);

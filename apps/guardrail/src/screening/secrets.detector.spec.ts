@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { detectSecrets, randomToken, tokenLike } from './secrets.detector';
 
 const found = (text: string): string[] => detectSecrets(text).map((m) => `${m.type}:${text.slice(m.start, m.end)}`);
+const credentials = (text: string): string[] => detectSecrets(text).filter((m) => m.kind === 'credential').map((m) => `${m.type}:${text.slice(m.start, m.end)}`);
+const identifiers = (text: string): string[] => detectSecrets(text).filter((m) => m.kind === 'identifier').map((m) => `${m.type}:${text.slice(m.start, m.end)}`);
 
 // Fixtures are synthetic and assembled at runtime, so no secret-looking literal sits in the source
 // (and none comes from the evaluation data). `rand` is a seeded generator: the same tokens every run.
@@ -169,7 +171,9 @@ describe('detectSecrets: named values', () => {
 
   it('does not treat ids, public keys, counts or look-alike words as secrets', () => {
     const t = r(32);
-    expect(found(`client_id = "${t}"`)).toEqual([]);
+    // A client id is an identifier, not a credential.
+    expect(credentials(`client_id = "${t}"`)).toEqual([]);
+    expect(identifiers(`client_id = "${t}"`)).toEqual([`oauth_client_id:${t}`]);
     expect(found(`public_key = "${t}"`)).toEqual([]);
     expect(found('max_tokens: 4096, prompt_tokens=1234')).toEqual([]);
     // "key" inside "monkey" is not a name keyword (and a 20-char value is too short to flag on its own).
@@ -187,10 +191,19 @@ describe('detectSecrets: named values', () => {
 });
 
 describe('detectSecrets: generic high-entropy tokens', () => {
-  it('finds a long random token with no name around it', () => {
+  it('finds a long random token after a credential word on its line or the line above', () => {
     const t = r(40);
     expect(randomToken(t, ` ${t} `, 1)).toBe(true);
-    expect(found(`here you go: ${t}`)).toEqual([`high_entropy_token:${t}`]);
+    expect(found(`the session cookie is ${t}`)).toEqual([`high_entropy_token:${t}`]);
+    expect(found(`Use this one for auth\n  ${t}`)).toEqual([`high_entropy_token:${t}`]);
+  });
+
+  it('does not flag a random-looking token without a credential word near it', () => {
+    const t = r(40);
+    expect(found(`here you go: ${t}`)).toEqual([]);
+    expect(found(t)).toEqual([]);
+    expect(found(`${r(11)}.${t}`)).toEqual([]);
+    expect(found(`the session cookie was set\n\nopaque handle\n${t}`)).toEqual([]);
   });
 
   it('does not flag UUIDs, hex hashes, SRI/lockfile digests or identifiers', () => {
@@ -220,6 +233,133 @@ describe('detectSecrets: generic high-entropy tokens', () => {
     expect(tokenLike('ConnectionString_B2B')).toBe(false);
     expect(tokenLike('3f2b8c1e-9d4a-4b6f-8e2d-1a7c5b9e0f3d')).toBe(false);
     expect(tokenLike('3f2b8c1e-9d4a-4b6f-8e2d-1a7c5b9e0f3d', true)).toBe(true);
+  });
+});
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+describe('detectSecrets: provider formats without a prefix', () => {
+  it('finds AWS secret access keys by name, in aws configure output and after an access key id', () => {
+    const secret = r(40, B64);
+    const keyId = 'AKIA' + r(16, BASE32);
+    expect(found(`export AWS_SECRET_ACCESS_KEY=${secret}`)).toEqual([`aws_secret_access_key:${secret}`]);
+    expect(found(`aws_secret_key => "${secret}"`)).toEqual([`aws_secret_access_key:${secret}`]);
+    expect(found(`{"AccessKeyId": "${keyId}", "SecretAccessKey": "${secret}"}`)).toEqual([`aws_access_key_id:${keyId}`, `aws_secret_access_key:${secret}`]);
+    expect(found(`AWS Secret Access Key [****************${r(4, 'ABCDEFGH')}]: ${secret}`)).toEqual([`aws_secret_access_key:${secret}`]);
+    expect(found(`keys: ${keyId} / ${secret}`)).toEqual([`aws_access_key_id:${keyId}`, `aws_secret_access_key:${secret}`]);
+    // One repeated character is a placeholder, not a key.
+    expect(found(`aws_secret_access_key: ${'a'.repeat(40)}`)).toEqual([]);
+  });
+
+  it('finds Okta API tokens ("00" + 40 characters) under an Okta name and after SSWS', () => {
+    const token = '00' + r(40, B64URL);
+    expect(found(`okta_api_token = ${token}`)).toEqual([`okta_api_token:${token}`]);
+    expect(found(`OKTA_CLIENT_TOKEN: "${token}"`)).toEqual([`okta_api_token:${token}`]);
+    expect(found(`Authorization: SSWS ${token}`)).toEqual([`okta_api_token:${token}`]);
+    expect(found(`okta_api_token = 00${'x'.repeat(40)}`)).toEqual([]);
+    expect(found(`okta_api_token = 00-${'a'.repeat(15)}-${'a'.repeat(23)}`)).toEqual([]);
+  });
+});
+
+describe('detectSecrets: tool and build-file credentials', () => {
+  it('finds a literal password in a Gradle credentials block (Groovy and Kotlin DSL) and gradle.properties', () => {
+    const pw = 'Gr4' + r(8);
+    expect(found(`maven {\n  credentials {\n    username 'deployer'\n    password '${pw}'\n  }\n}`)).toEqual([`gradle_credentials:${pw}`]);
+    expect(found(`credentials {\n  username = "deployer"\n  password = "${pw}"\n}`)).toEqual([`gradle_credentials:${pw}`]);
+    expect(found(`systemProp.gradle.wrapperPassword=${pw}`)).toEqual([`password:${pw}`]);
+  });
+
+  it('leaves Gradle placeholders and variables alone', () => {
+    for (const v of ["'password'", '"SOME_PASSWORD"', '"changeme"', '"$repoPassword"', '"${repoPassword}"', '"xxxx"']) {
+      expect(found(`credentials {\n  username "deployer"\n  password ${v}\n}`)).toEqual([]);
+    }
+    expect(found('credentials {\n  username = System.getenv("REPO_USER")\n  password = providers.gradleProperty("repoPassword").get()\n}')).toEqual([]);
+  });
+
+  it('finds literal passwords given to PsExec, Connect-VIServer and ODBC, but not variables', () => {
+    const pw = 'Ps' + r(8);
+    expect(found(`PsExec.exe \\\\srv01 -u CORP\\svc -p ${pw} cmd`)).toEqual([`cli_password:${pw}`]);
+    expect(found(`Connect-VIServer vc01.lab.local -User admin@vsphere.local -Password '${pw}'`)).toEqual([`cli_password:${pw}`]);
+    expect(found(`Driver={SQL Server};Server=db01;Database=app;Uid=svc;Pwd=${pw};`)).toEqual([`connection_string_password:${pw}`]);
+    expect(found('psexec \\\\srv01 -u admin -p %ADMIN_PW% -i cmd')).toEqual([]);
+    expect(found('Connect-VIServer $vc -User $user -Password $pass')).toEqual([]);
+    expect(found('Connect-VIServer "$vc" -User "$user" -Password "$pass" | Out-Null')).toEqual([]);
+    expect(found("\"driver={SQL Server};server=#{host};uid=#{user};pwd=#{opts['pass']}\"")).toEqual([]);
+  });
+
+  it('takes names whose last word only ends like a deny word (ADMIN_, REDIS_, AdminPassword)', () => {
+    const pw = 'Pw' + r(8);
+    expect(found(`ADMIN_PASSWORD=${pw}`)).toEqual([`password:${pw}`]);
+    expect(found(`REDIS_PASSWORD=${pw}`)).toEqual([`password:${pw}`]);
+    expect(found(`"AdminPassword" : "${pw}"`)).toEqual([`password:${pw}`]);
+    expect(found(`showPassword = "${pw}"\nmax_password: ${pw}\nFORGOT_PASSWORD=${pw}`)).toEqual([]);
+  });
+
+  it('does not count the password of an anonymous login', () => {
+    expect(found('ftp://anonymous:guest@ftp.example.org/pub')).toEqual([]);
+    expect(found('machine ftp.example.org login anonymous password me@example.org')).toEqual([]);
+    expect(found('conn->user = "anonymous";\nconn->password = "ftp-client@";')).toEqual([]);
+    const pw = 'Ft' + r(8);
+    expect(found(`ftp://bob:${pw}@ftp.example.org/pub`)).toEqual([`url_credentials:${pw}`]);
+  });
+});
+
+describe('detectSecrets: identifiers', () => {
+  const account = r(12, '0123456789').replace(/^0/, '4');
+
+  it('reports ARNs and AWS account ids as identifiers', () => {
+    const arn = `arn:aws:lambda:eu-west-1:${account}:function:resize-${r(4, 'abcdefgh')}`;
+    expect(detectSecrets(`calls ${arn}.`).map((m) => m.kind)).toEqual(['identifier']);
+    expect(identifiers(`calls ${arn}.`)).toEqual([`aws_arn:${arn}`]);
+    expect(identifiers('"Resource": "arn:aws:s3:::team-reports/*"')).toEqual(['aws_arn:arn:aws:s3:::team-reports/*']);
+    expect(identifiers(`aws_account_id=${account}`)).toEqual([`aws_account_id:${account}`]);
+    expect(identifiers(`"AWSAccountId": "${account}"`)).toEqual([`aws_account_id:${account}`]);
+    // AWS-managed policies are the same public name in every account; a bare 12-digit number is no account id.
+    expect(found('attach arn:aws:iam::aws:policy/ReadOnlyAccess')).toEqual([]);
+    expect(found(`order ${account} shipped`)).toEqual([]);
+  });
+
+  it('reports S3 and GCS bucket names from hosts, paths and URIs', () => {
+    expect(identifiers('https://team-reports.s3.eu-west-1.amazonaws.com/q3.csv')).toEqual(['s3_bucket:team-reports']);
+    expect(identifiers('https://s3-us-west-2.amazonaws.com/team-reports/q3.csv')).toEqual(['s3_bucket:team-reports']);
+    expect(identifiers('aws s3 sync s3://team-reports/2024/ .')).toEqual(['s3_bucket:team-reports']);
+    expect(identifiers('https://ml-artifacts.storage.googleapis.com/model.bin')).toEqual(['gcs_bucket:ml-artifacts']);
+    expect(identifiers('https://storage.googleapis.com/ml-artifacts/model.bin')).toEqual(['gcs_bucket:ml-artifacts']);
+    expect(identifiers('gsutil ls gs://ml-artifacts/v2')).toEqual(['gcs_bucket:ml-artifacts']);
+    // No bucket named: the service hosts, the S3 XML namespace, GCS JSON API paths, the CNAME target, templates.
+    for (const t of ['s3.amazonaws.com', '.s3.amazonaws.com', 'https://s3.amazonaws.com/', '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+      'https://storage.googleapis.com', 'https://storage.googleapis.com/storage/v1/b/x/o', 'CNAME c.storage.googleapis.com', 's3://${BUCKET}/key', 'gs://{bucket}/x']) {
+      expect(found(t)).toEqual([]);
+    }
+  });
+
+  it('reports Shopify store domains, OAuth client ids, env-file usernames and age recipients', () => {
+    expect(identifiers('https://acme-outdoor.myshopify.com/admin')).toEqual(['shopify_domain:acme-outdoor']);
+    const google = `${r(12, '0123456789')}-${r(32, 'abcdefghijklmnopqrstuvwxyz0123456789')}.apps.googleusercontent.com`;
+    expect(identifiers(`clientId: '${google}'`)).toEqual([`oauth_client_id:${google}`]);
+    const gh = 'Iv1.' + r(16, HEXA);
+    expect(identifiers(`GITHUB_APP_CLIENT=${gh}`)).toEqual([`oauth_client_id:${gh}`]);
+    const tw = r(20);
+    expect(identifiers(`TWITTER_ID: "${tw}"`)).toEqual([`oauth_client_id:${tw}`]);
+    expect(identifiers('REACT_APP_AUTH_USERNAME=ziggy # login')).toEqual(['username:ziggy']);
+    expect(identifiers('# DB_USER=app_rw')).toEqual(['username:app_rw']);
+    const age = 'age1' + r(58, '023456789acdefghjklmnpqrstuvwxyz');
+    expect(identifiers(`recipient: ${age}`)).toEqual([`age_recipient:${age}`]);
+  });
+
+  it('does not report placeholders, variables or expressions as identifiers', () => {
+    expect(found('client_id = config.oauth.client_id\n"client_id": "my-app"\nCLIENT_ID=${CLIENT_ID}')).toEqual([]);
+    expect(found('REACT_APP_FORGOT_USERNAME=$REACT_APP_BASE_URL/#/forgot\nMAX_USER=100\nDB_USER=<user>')).toEqual([]);
+  });
+
+  it('never gives a credential span to an identifier', () => {
+    const pw = 'Db' + r(8);
+    const text = `DB_USER=app_rw\nDB_PASSWORD=${pw}\nBUCKET_URL=s3://team-reports`;
+    expect(detectSecrets(text).map((m) => `${m.kind}:${m.type}:${text.slice(m.start, m.end)}`)).toEqual([
+      `credential:password:${pw}`, 'identifier:s3_bucket:team-reports', 'identifier:username:app_rw',
+    ]);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
- * Secret detection. Three layers, all on the `clean` view; a span covers the secret value
- * only, so "Authorization: Bearer" or "password=" stays readable after redaction.
+ * Secret detection. Three credential layers and one identifier layer, all on the `clean` view; a
+ * span covers the value only, so "Authorization: Bearer" or "password=" stays readable after redaction.
  *
  * 1. Provider formats: tokens whose shape is fixed by the issuer (prefix, length, alphabet,
  *    separators), e.g. GitHub `ghp_`, Stripe `sk_live_`, Slack `xoxb-`, AWS `AKIA`, PEM blocks,
@@ -12,14 +12,27 @@
  * 3. Named values: `NAME = value` / `"NAME": "value"` / `NAME: value` / `env('NAME', 'value')`
  *    where NAME mentions a password, secret, token or key. Password and secret names take any
  *    literal that is not a placeholder or an expression; token and key names need a value that
- *    looks random (`tokenLike`). Finally a context-free pass flags long random tokens
- *    (`randomToken`: >= 32 chars, mixed case and digits, high entropy), which skips UUIDs,
- *    hex digests, base64 that decodes to text or an image, SRI hashes and URL paths.
+ *    looks random (`tokenLike`). Finally a pass flags long random tokens (`randomToken`: >= 32
+ *    chars, mixed case and digits, high entropy) with a credential word before them on their line
+ *    or the line above (`credentialContext`), which skips UUIDs, hex digests, base64 that decodes
+ *    to text or an image, SRI hashes and URL paths.
+ * 4. Identifiers (`kind: 'identifier'`): sensitive names that grant nothing by themselves — ARNs,
+ *    AWS account ids, S3/GCS bucket names, Shopify store domains, OAuth client ids, usernames in env
+ *    files, age recipients. They run last and never take a span a credential holds; screen()
+ *    reports them and redacts them only when the request asks (`redactIdentifiers`).
  */
 
 import { buildGateIndex } from './gate.scan';
 
+/**
+ * `credential`: something that grants access (a key, token, password, private key) and is redacted.
+ * `identifier`: a sensitive name that grants nothing by itself (an ARN, an AWS account id, a bucket
+ * or store hostname, an OAuth client id, a username, a public key); reported, redacted only on request.
+ */
+export type SecretKind = 'credential' | 'identifier';
+
 export interface SecretMatch {
+  kind: SecretKind;
   type: string;
   start: number;
   end: number;
@@ -77,6 +90,16 @@ function notPlaceholder(v: string): boolean {
 /** A value in an unambiguous credential slot: anything but template syntax or one repeated character. */
 function slotValue(v: string): boolean {
   return v.length >= 3 && !TEMPLATE.test(v) && !/^(.)\1+$/.test(v);
+}
+
+// The user of the password just before it is `anonymous` (ftp://anonymous:x@, `login anonymous
+// password x`, `user = "anonymous"; password = "x"`).
+const ANONYMOUS_BEFORE = /(?:\banonymous:|\b(?:user(?:_?name)?|login|uid)\b["'\]]?\s*(?:[:=]|=>|->)?\s*["']?anonymous\b[^\n]{0,40}(?:\n[^\n]{0,60})?)$/i;
+
+/** Anonymous FTP and similar logins take any password (by convention an e-mail address): not a credential. */
+function anonymousLogin(text: string, start: number): boolean {
+  const before = text.slice(Math.max(0, start - 160), start);
+  return before.toLowerCase().includes('anonymous') && ANONYMOUS_BEFORE.test(before);
 }
 
 // Longest run of consecutive characters in (ascending or descending) order, e.g. "abcdef", "98765".
@@ -205,6 +228,10 @@ const RULES: readonly SecretRule[] = [
 
   // Cloud providers
   { type: 'aws_access_key_id', group: 0, gate: ['akia', 'asia', 'agpa', 'aida', 'aroa', 'aipa', 'anpa', 'anva', 'abia', 'acca', 'a3t'], pattern: /(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])/g },
+  // Secret access keys have no prefix: 40 base64 characters, taken only under their name (env, INI,
+  // JSON `SecretAccessKey`, `aws configure` prompts "AWS Secret Access Key [****]:") or right after an access key id.
+  { type: 'aws_secret_access_key', group: 1, gate: ['secret'], pattern: /(?<![A-Za-z0-9])(?:aws[ _.-]?secret(?:[ _.-]?access)?(?:[ _.-]?key)?|secret[ _.-]?access[ _.-]?key)(?:[ \t]*\[[^\]\n]{0,40}\])?["'`]?[ \t]*(?::|=>|:=|=)\s*["'`]?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/gi, check: awsSecretKey },
+  { type: 'aws_secret_access_key', group: 1, gate: ['akia', 'asia', 'a3t'], pattern: /(?<![A-Z0-9])(?:AKIA|ASIA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])[^\n]{0,60}?(?:\n[^\n]{0,60}?)?(?<![A-Za-z0-9/+=])([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/g, check: awsSecretKey },
   { type: 'aws_appsync_key', group: 0, gate: ['da2-'], pattern: re(`${START}da2-[a-z0-9]{26}${END}`) },
   { type: 'amazon_mws_token', group: 0, gate: ['amzn.mws.'], pattern: /amzn\.mws\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g },
   { type: 'google_api_key', group: 0, gate: ['aiza'], pattern: re(`AIza[0-9A-Za-z_-]{35}${END}`) },
@@ -218,6 +245,8 @@ const RULES: readonly SecretRule[] = [
   { type: 'databricks_token', group: 0, gate: ['dapi'], pattern: re(`${START}dapi[a-f0-9]{32}(?:-\\d)?${END}`) },
   { type: 'salesforce_token', group: 0, gate: ['00d'], pattern: /(?<![A-Za-z0-9])00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{80,}/g },
   { type: 'okta_api_token', group: 1, gate: ['ssws'], pattern: /\bSSWS\s+([A-Za-z0-9_-]{40,44})(?![A-Za-z0-9_-])/g },
+  // Okta API tokens: "00" + 40 base64url characters, under an Okta name (the `SSWS` header is above).
+  { type: 'okta_api_token', group: 1, gate: ['okta'], pattern: /okta[A-Za-z0-9_.-]{0,40}?["'`]?[ \t]*(?::|=>|:=|=)\s*["'`]?(00[A-Za-z0-9_-]{40})(?![A-Za-z0-9_-])/gi, check: (v) => entropy(v.slice(2)) >= 3.5 },
   { type: 'dynatrace_token', group: 0, gate: ['dt0'], pattern: /dt0[a-z]\d{2}\.[A-Z0-9]{24}\.[A-Z0-9]{64}/g },
   { type: 'doppler_token', group: 0, gate: ['dp.'], pattern: re(`${START}dp\\.(?:pt|ct|sa|scim|audit|st(?:\\.[a-z0-9_-]{2,35})?)\\.[A-Za-z0-9]{40,44}${END}`) },
   { type: 'vault_token', group: 0, gate: ['hvs.', 'hvb.', 'hvr.', 's.caes', 'b.aaaaaq'], pattern: re(`${START}(?:hv[sbr]\\.[A-Za-z0-9_-]{90,}|s\\.CAES[A-Za-z0-9_-]{50,}|b\\.AAAAAQ[A-Za-z0-9_-]{100,})${END}`) },
@@ -277,16 +306,18 @@ const RULES: readonly SecretRule[] = [
   { type: 'basic_auth', group: 1, gate: ['asic'], pattern: /\b[Bb]asic\s+([A-Za-z0-9+/]{12,}={0,2})(?![A-Za-z0-9+/=])/g, check: (v) => /\d|[A-Z].*[a-z]/.test(v) },
 
   // Credential slots
-  { type: 'url_credentials', group: 1, gate: ['://'], pattern: /\b[a-z][a-z0-9+.-]{1,15}:\/\/[^\s:/@"'`]{0,64}:([^\s/@"'`]{3,128})@(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])/g, check: slotValue },
+  { type: 'url_credentials', group: 1, gate: ['://'], pattern: /\b[a-z][a-z0-9+.-]{1,15}:\/\/[^\s:/@"'`]{0,64}:([^\s/@"'`]{3,128})@(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])/g, check: (v, text, start) => slotValue(v) && !anonymousLogin(text, start) },
   { type: 'connection_string_password', group: 1, gate: ['password', 'pwd'], pattern: /(?:^|[;"'\s])(?:Password|Pwd)\s*=\s*([^;"'\s]{3,128})(?=;|["']|\s|$)/gim, check: (v, text, start) => slotValue(v) && /(?:Server|Data Source|Host|Uid|User ?Id|Database|Initial Catalog|Provider|Driver|Dsn)\s*=/i.test(text.slice(Math.max(0, start - 300), start + 300)) },
   { type: 'connection_string_password', group: 1, gate: ['jdbc:oracle'], pattern: /jdbc:oracle:(?:thin|oci8?|kprb):[^/\s@:"']{1,64}\/([^@\s"']{3,128})@/g, check: slotValue },
   { type: 'connection_string_password', group: 1, gate: ['password', 'pwd', 'pass'], pattern: /[?&;](?:password|passwd|pwd|pass)=([^&;\s"'#]{3,128})/gi, check: slotValue },
   { type: 'cli_password', group: -1, gate: ['-p', '--pass', '-password', '--token', '--registration-token', '--api-key', '--apikey', '--secret', '--client-secret'], pattern: /(?<![\w-])(?:-p[ \t]+|--?(?:password|passwd|registration-token|token|api-?key|secret|client-secret)(?:=|[ \t]+))(?:"([^"\n]{3,128})"|'([^'\n]{3,128})'|([^\s"'|;&`]{3,128}))/gi, check: (v, text, start) => slotValue(v) && !/^-/.test(v) && cliFlagFits(v, text, start) },
   { type: 'cli_password', group: 1, gate: ['-u'], pattern: /(?<![\w-])-u[ \t]+["']?[^\s:"']{1,64}:([^\s"'@]{3,128})(?=["']?(?:\s|$))/g, check: slotValue },
-  { type: 'netrc_password', group: 1, gate: ['machine'], pattern: /\bmachine\s+\S+\s+login\s+\S+\s+password\s+(\S{3,128})/g, check: slotValue },
+  { type: 'netrc_password', group: 1, gate: ['machine'], pattern: /\bmachine\s+\S+\s+login\s+\S+\s+password\s+(\S{3,128})/g, check: (v, text, start) => slotValue(v) && !anonymousLogin(text, start) },
   { type: 'password', group: -1, gate: ['password'], pattern: /\bpassword\s+(?:for|of)\s+(?:the\s+)?(?:user|account|login)\s+["']?[^\s"']{1,64}["']?\s+is\s+(?:"([^"\n]{3,64})"|'([^'\n]{3,64})'|([^\s"'.,;]{3,64}))/gi, check: (v) => notPlaceholder(v) && v.length >= 4 },
   { type: 'dotnet_credentials', group: 1, gate: ['networkcredential'], pattern: /NetworkCredential\(\s*"[^"\n]*"\s*,\s*"([^"\n]{3,128})"/g, check: slotValue },
   { type: 'dotnet_credentials', group: 1, gate: ['directoryentry'], pattern: /DirectoryEntry\(\s*"[^"\n]*"\s*,\s*"[^"\n]*"\s*,\s*"([^"\n]{3,128})"/g, check: slotValue },
+  // Gradle `credentials { username '…'; password '…' }` (Groovy or Kotlin DSL) with a literal password.
+  { type: 'gradle_credentials', group: -1, gate: ['credentials'], pattern: /\bcredentials\s*(?:\([^()\n]*\)\s*)?\{[^{}]{0,400}?\bpassword\s*=?\s*(?:"([^"\n]{3,128})"|'([^'\n]{3,128})')/g, check: (v) => !v.includes('$') && passwordLiteral(v, 'password', true, true) },
   { type: 'terraform_default_secret', group: 1, gate: ['variable'], pattern: /\bvariable\s+"[^"\n]*(?:pass|secret|token|key)[^"\n]*"\s*\{[^}]{0,200}?\bdefault\s*=\s*"([^"\n]{8,256})"/gi, check: (v) => tokenLike(v, true) },
   { type: 'dotnet_config_secret', group: 1, gate: ['<add'], pattern: /<add\s+key="[^"]*(?:password|pwd|secret|token|apikey|api_key)[^"]*"\s+value="([^"]{3,256})"/gi, check: slotValue },
 ];
@@ -300,6 +331,55 @@ function cliFlagFits(v: string, text: string, start: number): boolean {
   // A short `-p` needs a user flag on the same command and a non-numeric, non-path value.
   return /(?:^|\s)-(?:u|U|user|User|username)[ \t]+\S/.test(before) && !/^\d+$/.test(v) && !/^[./~]/.test(v);
 }
+
+/** An AWS secret access key: base64 of random bytes, so two character classes at least and no single repeated character. */
+function awsSecretKey(v: string): boolean {
+  const classes = (/[a-z]/.test(v) ? 1 : 0) + (/[A-Z]/.test(v) ? 1 : 0) + (/\d/.test(v) ? 1 : 0) + (/[/+]/.test(v) ? 1 : 0);
+  return classes >= 2 && entropy(v) >= 3;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Identifiers: sensitive names that are not credentials (reported; redacted only on request)
+// ---------------------------------------------------------------------------------------------
+
+/** A client id or username that is a literal: not a placeholder, a variable, an expression or a URL. */
+function literalName(v: string): boolean {
+  return notPlaceholder(v) && !/^[$%{<@&*]/.test(v) && !v.includes('://') && !/^\d+$/.test(v) && !/^[A-Za-z_]\w*(?:\.\w+)+$/.test(v);
+}
+
+/** An OAuth client id: a literal with a digit that looks generated (or a UUID, as Azure's are). */
+function clientIdValue(v: string): boolean {
+  if (UUID.test(v)) return !/^0{8}-/.test(v);
+  return literalName(v) && /\d/.test(v) && /[A-Za-z]/.test(v) && !looksMadeUp(v) && entropy(v) >= 3;
+}
+
+const S3_REGION = '(?:[.-](?:dualstack|accelerate|website|external-1|[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\\d))*';
+const BUCKET = '[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]';
+
+const IDENTIFIER_RULES: readonly SecretRule[] = [
+  // arn:partition:service:region:account:resource; the resource runs to whitespace or a quote. AWS-managed
+  // resources (account `aws`, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess) are the same public name everywhere.
+  { type: 'aws_arn', group: 0, gate: ['arn:aws'], pattern: /\barn:aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?:[a-z0-9-]{2,}:[a-z0-9-]*:(?:\d{12})?:[^\s"'`<>\\]*[^\s"'`<>\\.,;:)\]]/g },
+  { type: 'aws_account_id', group: 1, gate: ['account'], pattern: /\baws[ _.-]?account[ _.-]?(?:id|number|no)?["'`]?[ \t]*(?::|=>|:=|=)[ \t]*["'`]?(\d{12}|\d{4}-\d{4}-\d{4})(?![\d-])/gi },
+  // S3 buckets: virtual-hosted (<bucket>.s3[.region].amazonaws.com), path style (s3[.region].amazonaws.com/<bucket>), s3:// URIs.
+  { type: 's3_bucket', group: 1, gate: ['amazonaws.com'], pattern: re(`(?<![a-z0-9.-])(${BUCKET})\\.s3${S3_REGION}\\.amazonaws\\.com(?:\\.cn)?(?![a-z0-9-])`) },
+  // (not the S3 XML namespace, s3.amazonaws.com/doc/2006-03-01/, found in every S3 API response)
+  { type: 's3_bucket', group: 1, gate: ['amazonaws.com'], pattern: re(`(?<![a-z0-9.-])s3${S3_REGION}\\.amazonaws\\.com(?:\\.cn)?/(?!doc/\\d{4}-)(${BUCKET})(?![a-z0-9_-])`) },
+  { type: 's3_bucket', group: 1, gate: ['s3://', 's3a://', 's3n://'], pattern: re(`\\bs3[an]?://(${BUCKET})(?![A-Za-z0-9_{$-])`) },
+  // Cloud Storage buckets: <bucket>.storage.googleapis.com, storage.googleapis.com/<bucket> (not the JSON API paths), gs:// URIs.
+  { type: 'gcs_bucket', group: 1, gate: ['storage.googleapis.com'], pattern: /(?<![a-z0-9._-])([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])\.storage\.googleapis\.com(?![a-z0-9-])/g },
+  { type: 'gcs_bucket', group: 1, gate: ['storage.googleapis.com', 'storage.cloud.google.com'], pattern: /(?<![a-z0-9.-])storage\.(?:googleapis|cloud\.google)\.com\/(?!(?:storage|upload|batch|download)\/)([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?![a-z0-9_-])/g },
+  { type: 'gcs_bucket', group: 1, gate: ['gs://'], pattern: /\bgs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?![A-Za-z0-9_{$-])/g },
+  { type: 'shopify_domain', group: 1, gate: ['myshopify.com'], pattern: /(?<![a-z0-9.-])((?:[a-z0-9][a-z0-9-]*\.)*[a-z0-9][a-z0-9-]*)\.myshopify\.com(?![a-z0-9-])/gi, check: (v) => v.toLowerCase() !== 'www' },
+  // OAuth client ids: Google's format, GitHub App / OAuth App ids, and values named client id / consumer key / <provider> id.
+  { type: 'oauth_client_id', group: 0, gate: ['.apps.googleusercontent.com'], pattern: /(?<![A-Za-z0-9-])\d{6,}-[a-z0-9]{32}\.apps\.googleusercontent\.com/g },
+  { type: 'oauth_client_id', group: 0, gate: ['iv1.', 'iv23li', 'ov23li'], pattern: /(?<![A-Za-z0-9.])(?:Iv1\.[a-f0-9]{16}|[IO]v23li[A-Za-z0-9]{14})(?![A-Za-z0-9])/g },
+  { type: 'oauth_client_id', group: 1, gate: ['client', 'consumer', 'twitter', 'linkedin', 'github', 'facebook'], pattern: /(?:client[_.-]?id|consumer[_.-]?key|(?:twitter|linkedin|github|facebook)[_.-]?(?:oauth2?[_.-]?|app[_.-]?|api[_.-]?)?(?:client[_.-]?)?(?:id|key))(?![A-Za-z0-9])["'`]?[ \t]*(?::|=>|:=|=)[ \t]*["'`]?([A-Za-z0-9._~-]{10,100})(?![A-Za-z0-9._~-])/gi, check: clientIdValue },
+  // Usernames in env files: <PREFIX>_USER / _USERNAME / _LOGIN = literal (REACT_APP_*, DB_*, SMTP_*, ...).
+  { type: 'username', group: 1, gate: ['_user', '_login'], pattern: /^[ \t]*(?:#[ \t]*)?(?:export[ \t]+)?["']?[A-Z][A-Z0-9_]*_(?:USER|USERNAME|USER_NAME|LOGIN)["']?[ \t]*[=:][ \t]*["']?([^\s"'#]{2,64})/gm, check: literalName },
+  // age X25519 recipients (public keys): age1 + 58 bech32 characters.
+  { type: 'age_recipient', group: 0, gate: ['age1'], pattern: /(?<![A-Za-z0-9])age1[02-9ac-hj-np-z]{58}(?![A-Za-z0-9])/g },
+];
 
 // ---------------------------------------------------------------------------------------------
 // 3. Named values
@@ -316,7 +396,16 @@ function isNameChar(c: number): boolean {
 const VALUE_AFTER = /(\\?["'`]?)\]?[ \t]*(=>|:=|===?|!==?|=|:|,|[ \t]+is[ \t]+|[ \t]+(?=\\?["']))[ \t]*(?:\r?\n[ \t]*)?(?:s:\d+:)?(?:\\?"((?:[^"\\\n]|\\[^"])*)\\?"|'((?:[^'\\\n]|\\[^'])*)'|`([^`\n]*)`|([^\s"'`,;)}\]]+))/y;
 // Parts of a name that say the value is not the credential itself.
 const NAME_SUFFIX_DENY = /(?:^|[_.-]|(?<=[a-z]))(?:id|ids|name|names|type|url|uri|path|file|label|field|input|hint|placeholder|prompt|text|title|msg|message|error|policy|length|len|min|max|regex|pattern|rule|rules|reset|forgot|change|expires?|expiry|expiration|ttl|timeout|required|enabled?|mode|strength|visible|visibility|toggle|hidden|column|selector|icon|button|btn|form|page|view|link|route|endpoint|template|header|prefix|count|size|limit|format|version|status|state|provider|manager|service|helper|handler|validator|generator|factory|model|schema|class|dialog|modal|component|request|response|event|callback|hash(?:ed)?|salt|digest|algorithm|algo|cipher|index|idx|location|loc|dir|store|env|var|flag|param|params|option|options|config|settings)$/i;
-const NAME_PREFIX_DENY = /(?:^|[_.-]|(?<=[a-z]))(?:forgot|reset|change|public|cache|primary|foreign|sort|partition|idempotency|lookup|max|min|num|show|hide|has|is|use|enable|disable|validate|check|verify|input)$/i;
+// Words right before the keyword that say the same. Matched against the whole last word of the
+// prefix (`max_password`, `showPassword`, `FORGOT_PASSWORD`), not its tail: `ADMIN_PASSWORD` and
+// `REDIS_PASSWORD` are credentials even though "admin" ends in "min" and "redis" in "is".
+const NAME_PREFIX_DENY = /^(?:forgot|reset|change|public|cache|primary|foreign|sort|partition|idempotency|lookup|max|min|num|show|hide|has|is|use|enable|disable|validate|check|verify|input)$/i;
+
+/** The last word of a name prefix: after the last separator, or its last camelCase word. */
+function lastWord(prefix: string): string {
+  const part = prefix.slice(Math.max(prefix.lastIndexOf('_'), prefix.lastIndexOf('.'), prefix.lastIndexOf('-')) + 1);
+  return /(?:[A-Z]?[a-z0-9]+|[A-Z0-9]+)$/.exec(part)?.[0] ?? part;
+}
 
 type NameKind = 'password' | 'secret' | 'token';
 
@@ -379,7 +468,7 @@ function scanNamedValues(text: string, found: SecretMatch[]): void {
     const kwAt = m.index - s - (text[s] === '$' ? 1 : 0);
     const after = name.slice(kwAt + m[0].length);
     const beforeKw = name.slice(0, kwAt);
-    if (NAME_SUFFIX_DENY.test(after) || NAME_PREFIX_DENY.test(beforeKw.replace(/[_.-]$/, ''))) continue;
+    if (NAME_SUFFIX_DENY.test(after) || NAME_PREFIX_DENY.test(lastWord(beforeKw.replace(/[_.-]$/, '')))) continue;
     const openQuote = s > 0 && /["'`]/.test(text[s - 1]);
     const op = v[2].trim();
     const raw = v[3] ?? v[4] ?? v[5] ?? v[6];
@@ -403,7 +492,7 @@ function scanNamedValues(text: string, found: SecretMatch[]): void {
     const iniStyle = /^[ \t]+=[ \t]+$/.test(between) && !/^[A-Za-z_]\w*(?:\.\w+)+$/.test(value) && !(codeText ??= CODE_SYNTAX.test(text));
     const configLine = lineHead && (between === '=' || /^:[ \t]+$/.test(between) || iniStyle);
     let ok: boolean;
-    if (kind === 'password') ok = passwordLiteral(value, name, quoted, configLine) && (quoted || configLine || op === '=' || /[\d\W]/.test(value));
+    if (kind === 'password') ok = passwordLiteral(value, name, quoted, configLine) && (quoted || configLine || op === '=' || /[\d\W]/.test(value)) && !anonymousLogin(text, s);
     else if (kind === 'secret') ok = tokenLike(value, true) || ((quoted || configLine) && passwordLiteral(value, name, quoted, configLine) && value.length >= 6 && !looksMadeUp(value));
     else ok = tokenLike(value, /token|secret|api[_-]?key|apikey|access[_-]?key/i.test(name));
     if (!ok) continue;
@@ -412,12 +501,29 @@ function scanNamedValues(text: string, found: SecretMatch[]): void {
     const valueEnd = valueStart + value.length;
     lastEnd = valueEnd;
     if (found.some((f) => valueStart < f.end && valueEnd > f.start)) continue;
-    found.push({ type: kind === 'password' ? 'password' : 'generic_secret', start: valueStart, end: valueEnd });
+    found.push({ kind: 'credential', type: kind === 'password' ? 'password' : 'generic_secret', start: valueStart, end: valueEnd });
   }
 }
 
-// Context-free candidates for randomToken: maximal runs of token characters.
+// Candidates for randomToken: maximal runs of token characters.
 const TOKEN_RUN = /(?<![A-Za-z0-9_+/=.~-])[A-Za-z0-9_+/~.-]{32,256}={0,2}(?![A-Za-z0-9_+/=~-])/g;
+// Words that make a random-looking token a likely credential when they stand before it.
+const CREDENTIAL_CONTEXT = /key|token|secret|passw|pwd|passphrase|credential|auth|bearer|session|cookie/i;
+const CONTEXT_CHARS = 100;
+
+/**
+ * A credential word before the token: on its line (at most CONTEXT_CHARS back), or on the
+ * previous line when the token starts its line ("API token:\n<token>"). Without it a random-looking
+ * run is more often an id, a cache key, a nonce or an opaque handle than a secret.
+ */
+function credentialContext(text: string, start: number): boolean {
+  const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+  const before = text.slice(Math.max(lineStart, start - CONTEXT_CHARS), start);
+  if (CREDENTIAL_CONTEXT.test(before)) return true;
+  if (lineStart === 0 || /[A-Za-z0-9]/.test(text.slice(lineStart, start))) return false;
+  const prevStart = text.lastIndexOf('\n', lineStart - 2) + 1;
+  return CREDENTIAL_CONTEXT.test(text.slice(Math.max(prevStart, lineStart - 1 - CONTEXT_CHARS), lineStart - 1));
+}
 
 function scanRandomTokens(text: string, found: SecretMatch[]): void {
   TOKEN_RUN.lastIndex = 0;
@@ -429,22 +535,20 @@ function scanRandomTokens(text: string, found: SecretMatch[]): void {
     const start = m.index + m[0].indexOf(value);
     const end = start + value.length;
     if (found.some((f) => start < f.end && end > f.start)) continue;
-    if (!randomToken(value, text, start) || inBase64Block(text, m.index, m.index + m[0].length)) continue;
-    found.push({ type: 'high_entropy_token', start, end });
+    if (!credentialContext(text, m.index) || !randomToken(value, text, start) || inBase64Block(text, m.index, m.index + m[0].length)) continue;
+    found.push({ kind: 'credential', type: 'high_entropy_token', start, end });
   }
 }
 
 // One pass over the lower-cased text finds every rule's gate strings (see gate.scan.ts).
-const GATES = buildGateIndex(RULES.map((r) => r.gate));
-const GATE_IDS = RULES.map((r) => (r.gate.length === 0 ? null : GATES.idsOf(r.gate)));
+const ALL_RULES: readonly SecretRule[] = [...RULES, ...IDENTIFIER_RULES];
+const GATES = buildGateIndex(ALL_RULES.map((r) => r.gate));
+const GATE_IDS = ALL_RULES.map((r) => (r.gate.length === 0 ? null : GATES.idsOf(r.gate)));
 
-/** Finds secrets in `text`; spans are offsets into `text` and do not overlap. */
-export function detectSecrets(text: string): SecretMatch[] {
-  const found: SecretMatch[] = [];
-  if (text.length < 8) return found;
-  const present = GATES.scan(text.toLowerCase());
-  for (let r = 0; r < RULES.length; r++) {
-    const rule = RULES[r];
+/** Runs ALL_RULES[from, to) and adds their matches that overlap nothing found so far. */
+function runRules(text: string, present: Uint8Array, from: number, to: number, kind: SecretKind, found: SecretMatch[]): void {
+  for (let r = from; r < to; r++) {
+    const rule = ALL_RULES[r];
     const ids = GATE_IDS[r];
     if (ids !== null && !ids.some((id) => present[id] === 1)) continue;
     rule.pattern.lastIndex = 0;
@@ -462,10 +566,23 @@ export function detectSecrets(text: string): SecretMatch[] {
       if (rule.check !== undefined && !rule.check(value, text, start)) continue;
       const end = start + value.length;
       if (found.some((f) => start < f.end && end > f.start)) continue;
-      found.push({ type: rule.type, start, end });
+      found.push({ kind, type: rule.type, start, end });
     }
   }
+}
+
+/**
+ * Finds credentials and sensitive identifiers in `text`; spans are offsets into `text` and do not
+ * overlap. Credentials are looked for first (provider formats and slots, named values, random
+ * tokens), identifiers last, so a span is never both and a credential is never lost to an identifier.
+ */
+export function detectSecrets(text: string): SecretMatch[] {
+  const found: SecretMatch[] = [];
+  if (text.length < 8) return found;
+  const present = GATES.scan(text.toLowerCase());
+  runRules(text, present, 0, RULES.length, 'credential', found);
   scanNamedValues(text, found);
   scanRandomTokens(text, found);
+  runRules(text, present, RULES.length, ALL_RULES.length, 'identifier', found);
   return found;
 }

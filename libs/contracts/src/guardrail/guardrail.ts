@@ -15,6 +15,9 @@ export const ScreenRequestSchema = z.object({
     block: z.number().min(0).max(1).optional(),
     escalate: z.number().min(0).max(1).optional(),
   }).strict().optional(),
+  /** Also redact sensitive identifiers (ARNs, AWS account ids, bucket and store hostnames, OAuth client ids,
+   * usernames, public keys). Default false: they are reported (`identifier:<type>`) but left in the text. */
+  redactIdentifiers: z.boolean().optional(),
 }).strict();
 export type ScreenRequest = z.infer<typeof ScreenRequestSchema>;
 
