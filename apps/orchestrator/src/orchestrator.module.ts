@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PrincipalResolver } from '@keel/service-kit';
 import { ApprovalDecisionsConsumer } from './approvals/approval-decisions.consumer';
+import { DecisionVerifier } from './approvals/decision.verifier';
 import { BatchSettledConsumer } from './batches/batch-settled.consumer';
 import { ApiKeysRepository } from './auth/api-keys.repository';
 import { AuthVerifyResponder } from './auth/auth-verify.responder';
@@ -14,6 +15,7 @@ import { TaskWatchdog } from './tasks/task-watchdog.service';
 import { QueueMetrics } from './tasks/queue-metrics.service';
 import { CancellationRegistry } from './steps/cancellation.registry';
 import { TaskRepository } from './tasks/task.repository';
+import { TaskTimelineResponder } from './tasks/task-timeline.responder';
 import { TasksHttpController } from './tasks/tasks.http.controller';
 import { TasksMessageController } from './tasks/tasks.message.controller';
 import { TasksService } from './tasks/tasks.service';
@@ -22,8 +24,8 @@ import { TasksService } from './tasks/tasks.service';
   controllers: [TasksHttpController],
   providers: [
     AuthVerifyResponder,
-    TaskRepository, TasksService, TasksMessageController, TaskWatchdog, CancellationRegistry, QueueMetrics,
-    CheckpointRepository, TaskEventsService, PeersClient, StepDispatcher, StepRunner, ApprovalDecisionsConsumer, BatchSettledConsumer,
+    TaskRepository, TasksService, TasksMessageController, TaskWatchdog, CancellationRegistry, QueueMetrics, TaskTimelineResponder,
+    CheckpointRepository, TaskEventsService, PeersClient, StepDispatcher, StepRunner, DecisionVerifier, ApprovalDecisionsConsumer, BatchSettledConsumer,
   ],
 })
 export class OrchestratorModule {}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envInt, portSchema } from '@keel/config';
+import { SigningKeyEnvSchema } from '@keel/contracts';
 import type { ServiceDefinition } from '@keel/service-kit';
 import { ORCHESTRATOR_MIGRATIONS } from './migrations';
 import { OrchestratorModule, orchestratorAuthProviders } from './orchestrator.module';
@@ -20,6 +21,8 @@ export const orchestratorEnv = z.object({
   /** No checkpoint or heartbeat for this long → the task is stalled: event, alert metric, re-dispatch. */
   KEEL_STALL_AFTER_MS: envInt(30_000, 500, 3_600_000),
   KEEL_WATCHDOG_INTERVAL_MS: envInt(5_000, 100, 600_000),
+  /** HMAC key of approval decisions: the approval service's value. Decisions that do not verify are refused. */
+  KEEL_APPROVAL_SIGNING_KEY: SigningKeyEnvSchema,
 });
 
 export const orchestratorService: ServiceDefinition<typeof orchestratorEnv> = {

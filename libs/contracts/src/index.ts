@@ -5,6 +5,8 @@ export {
   TASK_STATUSES, TaskStatusSchema, TERMINAL_STATUSES, ACTIVE_STATUSES, isTerminal, TASK_MODES, TaskModeSchema, SubmitTaskSchema, FeedbackSchema, taskIdFor,
 } from './tasks/tasks';
 export type { TaskStatus, TaskMode, SubmitTask, Feedback, Usage, TaskView, TaskEvent } from './tasks/tasks';
+export { TIMELINE_EVENT_LIMIT, TaskTimelineRequestSchema, TaskTimelineSchema, TaskViewSchema, TaskEventSchema } from './tasks/timeline';
+export type { TaskTimelineRequest, TaskTimeline } from './tasks/timeline';
 export { StepWorkSchema, stepMsgId } from './steps/steps';
 export type { StepWork } from './steps/steps';
 export {
@@ -22,12 +24,14 @@ export {
   RiskTierSchema, ApprovalCheckRequestSchema, ApprovalCheckResponseSchema, CallDecisionSchema,
   ApprovalDecidedSchema, DecisionBodySchema,
 } from './approvals/approvals';
-export type { RiskTier, ApprovalCheckRequest, ApprovalCheckResponse, CallDecision, ApprovalDecided } from './approvals/approvals';
+export type { RiskTier, ApprovalCheckRequest, ApprovalCheckResponse, CallDecision, ApprovalDecided, ApprovalDecisionKind } from './approvals/approvals';
+export { argsHash, decisionSignature, verifyDecisionSignature, signatureInput, resolveSigningKey, SigningKeyEnvSchema } from './approvals/signing';
+export type { SignedDecision } from './approvals/signing';
 export { ROLES, RoleSchema, VerifyKeyRequestSchema, VerifyKeyResponseSchema } from './auth/auth';
 export type { Role, Principal, VerifyKeyResponse } from './auth/auth';
 export { DEAD_LETTER_REASONS, DeadLetterSchema } from './dead-letters/dead-letters';
 export type { DeadLetter } from './dead-letters/dead-letters';
 export {
-  AgentSchema, AgentToolSchema, RoutingSchema, DEFAULT_LIMITS, HttpToolSchema, ToolRetrySchema, RESERVED_TOOL_NAMES, TOOL_NAME_PATTERN, HTTP_TOOL_METHODS,
+  AgentSchema, AgentToolSchema, RoutingSchema, AgentApprovalsSchema, DEFAULT_APPROVALS, approvalSettings, DEFAULT_LIMITS, HttpToolSchema, ToolRetrySchema, RESERVED_TOOL_NAMES, TOOL_NAME_PATTERN, HTTP_TOOL_METHODS,
 } from './agents/agents';
-export type { Agent, AgentTool, Routing, HttpTool, ToolRetry } from './agents/agents';
+export type { Agent, AgentTool, Routing, HttpTool, ToolRetry, AgentApprovals } from './agents/agents';

@@ -63,4 +63,63 @@ describe('risk policy', () => {
       expect(decide(plain, { name: 'run_code', arguments: {} }, 0.3)).toMatchObject({ tier: 'approve', action: 'approve', reason: expect.stringMatching(/confidence 0.3 is below 0.6/) });
     });
   });
+
+  describe('per-agent thresholds (approvals.autoAbove / reviewAbove)', () => {
+    const calc = { name: 'calculator', arguments: { expression: '2+2' } };
+    const strict = AgentSchema.parse({ name: 's', model: 'scripted/default', tools: ['calculator', 'run_code'], approvals: { autoAbove: 0.99, reviewAbove: 0.8 } });
+    const lax = AgentSchema.parse({ name: 'l', model: 'scripted/default', tools: ['calculator'], approvals: { autoAbove: 0.5, reviewAbove: 0.2 } });
+
+    it.each([
+      [0.995, 'auto'], [0.99, 'auto'], [0.95, 'review'], [0.8, 'review'], [0.79, 'approve'],
+    ])('stricter agent: confidence %p → %s', (confidence, tier) => {
+      expect(decide(strict, calc, confidence).tier).toBe(tier);
+    });
+
+    it.each([
+      [0.6, 'auto'], [0.5, 'auto'], [0.3, 'review'], [0.19, 'approve'],
+    ])('laxer agent: confidence %p → %s', (confidence, tier) => {
+      expect(decide(lax, calc, confidence).tier).toBe(tier);
+    });
+
+    it('names the agent\'s threshold in the reason, and still never lowers a tier', () => {
+      expect(decide(strict, calc, 0.95).reason).toMatch(/confidence 0.95 is below 0.99/);
+      expect(decide(strict, calc, 0.5).reason).toMatch(/confidence 0.5 is below 0.8/);
+      expect(decide(lax, { name: 'send_email', arguments: {} }, 1).tier).toBe('approve');
+    });
+
+    it('an agent without approvals uses the defaults (0.9 / 0.6)', () => {
+      expect(decide({ tools: [] }, calc, 0.89).tier).toBe('review');
+      expect(decide({ tools: [], approvals: {} }, calc, 0.59).tier).toBe('approve');
+    });
+  });
+
+  describe('agent file approvals block', () => {
+    const parse = (approvals: unknown) => AgentSchema.safeParse({ name: 'a', model: 'scripted/default', approvals });
+
+    it('fills defaults', () => {
+      const r = parse({});
+      expect(r.success && r.data.approvals).toEqual({ autoAbove: 0.9, reviewAbove: 0.6, timeoutMs: 3_600_000, onTimeout: 'cancel', escalation: [] });
+    });
+
+    it.each([
+      [{ autoAbove: 0.5, reviewAbove: 0.7 }, /reviewAbove \(0.7\) must not be above autoAbove \(0.5\)/],
+      [{ onTimeout: 'escalate' }, /onTimeout: escalate needs at least one escalation entry/],
+      [{ escalation: [{ group: 'oncall', timeoutMs: 1000 }] }, /escalation is set but onTimeout is cancel/],
+      [{ onTimeout: 'page' }, /onTimeout/],
+      [{ timeoutMs: 10 }, /timeoutMs is at least 100/],
+      [{ onTimeout: 'escalate', escalation: [{ group: 'on call', timeoutMs: 1000 }] }, /group is 1-64 letters/],
+      [{ onTimeout: 'escalate', escalation: [{ group: 'oncall' }] }, /timeoutMs/],
+      [{ autoAbove: 1.5 }, /autoAbove/],
+      [{ unknown: 1 }, /unknown/i],
+    ])('%j is refused with a clear message', (approvals, message) => {
+      const r = parse(approvals);
+      expect(r.success).toBe(false);
+      expect(JSON.stringify(r.error?.issues)).toMatch(message);
+    });
+
+    it('accepts an escalation chain', () => {
+      const r = parse({ timeoutMs: 1500, onTimeout: 'escalate', escalation: [{ group: 'oncall', timeoutMs: 1500 }, { group: 'sre-leads', timeoutMs: 60000 }] });
+      expect(r.success).toBe(true);
+    });
+  });
 });

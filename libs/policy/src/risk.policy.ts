@@ -1,3 +1,4 @@
+import { DEFAULT_APPROVALS } from '@keel/contracts';
 import type { Agent, RiskTier, ToolCall } from '@keel/contracts';
 import { effectOf } from './intent.policy';
 import type { TaskIntent, ToolProfile } from './intent.policy';
@@ -9,7 +10,8 @@ import type { TaskIntent, ToolProfile } from './intent.policy';
  *
  * tier  = the agent's `risk` for the tool, else a built-in default;
  * then  = raised (never lowered) by the model's confidence:
- *         ≥ 0.9 unchanged, ≥ 0.6 at least `review`, below 0.6 `approve`.
+ *         ≥ autoAbove (0.9) unchanged, ≥ reviewAbove (0.6) at least `review`,
+ *         below it `approve`; the agent file's `approvals:` sets both.
  */
 export type PolicyAction = 'run' | 'review' | 'approve' | 'block';
 
@@ -20,8 +22,9 @@ export interface PolicyDecision {
   reason: string;
 }
 
-export const CONFIDENCE_AUTO = 0.9;
-export const CONFIDENCE_REVIEW = 0.6;
+/** Defaults of the agent file's `approvals.autoAbove` / `approvals.reviewAbove`. */
+export const CONFIDENCE_AUTO: number = DEFAULT_APPROVALS.autoAbove;
+export const CONFIDENCE_REVIEW: number = DEFAULT_APPROVALS.reviewAbove;
 
 const RANK: Record<RiskTier, number> = { auto: 0, review: 1, approve: 2 };
 const ACTION: Record<RiskTier, PolicyAction> = { auto: 'run', review: 'review', approve: 'approve' };
@@ -71,17 +74,19 @@ function baseTier(agent: Pick<Agent, 'tools'>, call: Pick<ToolCall, 'name' | 'ar
  * (HTTP tools declared in agent files, MCP tools); the agent file still wins.
  */
 export function decide(
-  agent: Pick<Agent, 'tools'> & { guardrail?: Agent['guardrail'] }, call: Pick<ToolCall, 'name' | 'arguments'>, confidence?: number, intent?: TaskIntent, spec?: ToolProfile,
+  agent: Pick<Agent, 'tools'> & { guardrail?: Agent['guardrail']; approvals?: { autoAbove?: number; reviewAbove?: number } }, call: Pick<ToolCall, 'name' | 'arguments'>, confidence?: number, intent?: TaskIntent, spec?: ToolProfile,
 ): PolicyDecision {
   const base = baseTier(agent, call, spec);
   const reasons = [base.why];
   let tier = base.tier;
 
-  if (confidence !== undefined && confidence < CONFIDENCE_AUTO) {
-    const floor: RiskTier = confidence < CONFIDENCE_REVIEW ? 'approve' : 'review';
+  const autoAbove = agent.approvals?.autoAbove ?? CONFIDENCE_AUTO;
+  const reviewAbove = agent.approvals?.reviewAbove ?? CONFIDENCE_REVIEW;
+  if (confidence !== undefined && confidence < autoAbove) {
+    const floor: RiskTier = confidence < reviewAbove ? 'approve' : 'review';
     if (RANK[floor] > RANK[tier]) {
       tier = floor;
-      reasons.push(`model confidence ${confidence} is below ${floor === 'approve' ? CONFIDENCE_REVIEW : CONFIDENCE_AUTO}`);
+      reasons.push(`model confidence ${confidence} is below ${floor === 'approve' ? reviewAbove : autoAbove}`);
     }
   }
   if (intent === 'read_only') {

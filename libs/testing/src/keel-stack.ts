@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createTestDatabase } from './database';
@@ -70,6 +71,8 @@ export async function startKeel(opts: KeelStackOptions = {}): Promise<KeelStack>
     NATS_URL: nats.url,
     DATABASE_URL: db.url,
     KEEL_BOOTSTRAP_API_KEY: apiKey,
+    // One HMAC key for every process that signs (approval) or verifies (orchestrator) approval decisions.
+    KEEL_APPROVAL_SIGNING_KEY: randomBytes(32).toString('hex'),
     KEEL_BUILTIN_AGENTS_DIR: resolve(ROOT, 'agents'),
     LOG_LEVEL: process.env.KEEL_TEST_LOG_LEVEL ?? 'warn',
     ...(opts.agentsDir ? { KEEL_AGENTS_DIR: opts.agentsDir } : {}),

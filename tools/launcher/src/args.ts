@@ -37,7 +37,7 @@ Options:
   -h, --help            show this help
 
 Services: ${SERVICES.join(', ')}
-Environment: NATS_URL, DATABASE_URL, KEEL_BOOTSTRAP_API_KEY, LOG_LEVEL, OTEL_* (passed to every service)`;
+Environment: NATS_URL, DATABASE_URL, KEEL_BOOTSTRAP_API_KEY, KEEL_APPROVAL_SIGNING_KEY, LOG_LEVEL, OTEL_* (passed to every service)`;
 
 /** Edit distance, for "did you mean" on a misspelt service name. */
 export function editDistance(a: string, b: string): number {

@@ -11,6 +11,8 @@ import { serviceEntry } from './services';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/keel';
+/** DEVELOPMENT ONLY, like the dev API key: production sets KEEL_APPROVAL_SIGNING_KEY from a secret. */
+export const DEV_SIGNING_KEY = 'keel-dev-approval-signing-key-not-secret';
 
 /** dist/ → tools/launcher → tools → the repository root. */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
@@ -36,6 +38,9 @@ export function resolveStartup(): Startup {
     NATS_URL: natsUrl,
     DATABASE_URL: databaseUrl,
     KEEL_BOOTSTRAP_API_KEY: apiKey.value,
+    // Approval decisions are signed by the approval service and verified by the orchestrator: one key for all
+    // replicas. Unset, a fixed development key (like the API key), so stored decisions still verify after a restart.
+    KEEL_APPROVAL_SIGNING_KEY: process.env.KEEL_APPROVAL_SIGNING_KEY || DEV_SIGNING_KEY,
   };
   return { root: REPO_ROOT, natsUrl, databaseUrl, apiKey, env };
 }

@@ -4,8 +4,8 @@ import { DecisionBodySchema, KeelError } from '@keel/contracts';
 import { formatIssues } from '@keel/messaging';
 import { RequireRoles } from '@keel/service-kit';
 import type { AuthedRequest } from '@keel/service-kit';
-import { GATE_STATUSES } from './gates.repository';
-import type { GateStatus } from './gates.repository';
+import { LIST_FILTERS } from './gates.repository';
+import type { ListFilter } from './gates.repository';
 import { GatesService } from './gates.service';
 import type { GateView } from './gates.service';
 
@@ -13,14 +13,14 @@ import type { GateView } from './gates.service';
 export class ApprovalsHttpController {
   constructor(@Inject(GatesService) private readonly gates: GatesService) {}
 
-  /** Newest first, at most 100, the caller's tenant only. */
+  /** Newest first, at most 100, the caller's tenant only. `status=review_pending` is the review queue (review records nobody looked at yet). */
   @Get()
   @RequireRoles('approver', 'viewer')
   async list(@Req() req: AuthedRequest, @Query('status') status?: unknown): Promise<{ items: GateView[] }> {
-    if (status !== undefined && !(typeof status === 'string' && (GATE_STATUSES as readonly string[]).includes(status))) {
-      throw new KeelError('invalid_request', `status must be one of ${GATE_STATUSES.join(', ')}`);
+    if (status !== undefined && !(typeof status === 'string' && (LIST_FILTERS as readonly string[]).includes(status))) {
+      throw new KeelError('invalid_request', `status must be one of ${LIST_FILTERS.join(', ')}`);
     }
-    return { items: await this.gates.list(req.principal!.tenant, status as GateStatus | undefined) };
+    return { items: await this.gates.list(req.principal!.tenant, status as ListFilter | undefined) };
   }
 
   @Get(':id')

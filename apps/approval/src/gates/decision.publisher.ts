@@ -16,7 +16,7 @@ const SWEEP_GRACE_MS = 5_000;
 export const decisionMsgId = (g: Pick<Gate, 'id' | 'revision'>): string => (g.revision === 0 ? g.id : `${g.id}:${g.revision}`);
 
 /**
- * Publishes `keel.v1.approvals.decided` for a decided approval gate. The
+ * Publishes `keel.v1.approvals.decided` for a decided or expired approval gate (signed). The
  * decision is committed first; a publish that fails (NATS away) is retried
  * by the sweep, so a waiting task always hears about its decision.
  */
@@ -42,13 +42,21 @@ export class DecisionPublisher implements OnApplicationBootstrap, OnModuleDestro
   }
 
   async publish(g: Gate): Promise<void> {
-    if (g.kind !== 'approve' || (g.status !== 'approved' && g.status !== 'rejected')) return;
-    const payload: ApprovalDecided = {
-      gateId: g.id, taskId: g.taskId, tenant: g.tenant, step: g.step,
-      decision: g.status === 'approved' ? 'approve' : 'reject',
-      decidedBy: g.decidedBy ?? 'unknown',
-      ...(g.comment ? { comment: g.comment } : {}),
-    };
+    if (g.kind !== 'approve' || (g.status !== 'approved' && g.status !== 'rejected' && g.status !== 'expired')) return;
+    const decision = g.status === 'approved' ? 'approve' : g.status === 'rejected' ? 'reject' : 'expired';
+    // The stored signature goes out as it is: the orchestrator verifies it. A row without one was not decided
+    // through this service (or before signatures existed): it is never signed after the fact.
+    const signature = g.signature;
+    if (!signature) {
+      this.logger.error({ gate: g.id, task_id: g.taskId, status: g.status }, 'a decided gate has no signature; not published (the task keeps waiting until it times out)');
+      await this.gates.audit({ tenant: g.tenant, actor: 'system', action: 'decision.signature_invalid', gateId: g.id, details: { status: g.status, revision: g.revision, argsHash: g.argsHash, reason: 'unsigned decision, not published' } });
+      await this.gates.markPublished(g.id, g.revision);
+      return;
+    }
+    const base = { gateId: g.id, taskId: g.taskId, tenant: g.tenant, step: g.step, index: g.callIndex, revision: g.revision, argsHash: g.argsHash, signature };
+    const payload: ApprovalDecided = decision === 'expired'
+      ? { kind: 'expired', ...base, decision, reason: g.comment ?? 'approval timed out' }
+      : { kind: 'decided', ...base, decision, decidedBy: g.decidedBy ?? 'unknown', ...(g.comment ? { comment: g.comment } : {}) };
     await this.bus.publish(Subjects.approvalsDecided, payload, { msgId: decisionMsgId(g) });
     await this.gates.markPublished(g.id, g.revision);
   }

@@ -1,20 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { AgentSchema, ApprovalCheckResponseSchema, ApprovalDecidedSchema, Subjects } from '@keel/contracts';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { AgentSchema, ApprovalCheckResponseSchema, ApprovalDecidedSchema, decisionSignature, Subjects, verifyDecisionSignature } from '@keel/contracts';
 import type { Agent, ApprovalCheckRequest, ApprovalDecided, Principal, ToolCall } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import { DataSource, migrate, openDatabase } from '@keel/persistence';
-import { createLogger } from '@keel/telemetry';
+import { createLogger, registry } from '@keel/telemetry';
 import { createTestDatabase, startNats, waitFor } from '@keel/testing';
 import type { TestDatabase, TestNats } from '@keel/testing';
 import { Gates1764000000001 } from '../migrations/1764000000001-gates';
+import { Deadlines1764000000002 } from '../migrations/1764000000002-deadlines';
 import { ApprovalCheckResponder } from './approval-check.responder';
 import { argsHash } from './args-hash';
 import { DecisionPublisher } from './decision.publisher';
+import { DecisionSigner } from './decision.signer';
+import { GateSweeper } from './gate.sweeper';
+import { Notifier } from './notifier';
 import { GatesRepository } from './gates.repository';
 import { GatesService } from './gates.service';
 
 const logger = createLogger('test', { level: 'silent' });
 const alice: Principal = { keyId: 'k-alice', tenant: 'default', role: 'approver', name: 'alice' };
+const KEY = 'test-signing-key-0123456789abcdef0123456789';
 const mallory: Principal = { keyId: 'k-mallory', tenant: 'other', role: 'approver', name: 'mallory' };
 
 const post = (url: string, method = 'POST'): ToolCall => ({ name: 'http_request', arguments: { method, url } });
@@ -27,11 +34,19 @@ describe('approval gates on real Postgres and NATS', () => {
   let orchestrator: Bus;
   let repo: GatesRepository;
   let publisher: DecisionPublisher;
+  let signer: DecisionSigner;
+  let notifier: Notifier;
+  let sweeper: GateSweeper;
   let gates: GatesService;
+  let hook: Server;
   const events: ApprovalDecided[] = [];
+  /** Webhook posts received, by text; the first two posts of each message fail with 503. */
+  const posts = new Map<string, { attempts: number; body: { text: string; blocks: unknown[] } }>();
 
   const agents = new Map<string, Agent>([
     ['ops', AgentSchema.parse({ name: 'ops', model: 'scripted/default', tools: ['calculator', 'run_code', { name: 'http_request', allow: ['api.example.com'], risk: 'approve' }] })],
+    ['timed', AgentSchema.parse({ name: 'timed', model: 'scripted/default', tools: [{ name: 'send_email', risk: 'approve' }], approvals: { timeoutMs: 300, onTimeout: 'escalate', escalation: [{ group: 'oncall', timeoutMs: 300 }] } })],
+    ['hasty', AgentSchema.parse({ name: 'hasty', model: 'scripted/default', tools: [{ name: 'send_email', risk: 'approve' }], approvals: { timeoutMs: 200 } })],
   ]);
 
   const check = (taskId: string, calls: ToolCall[], extra: Partial<ApprovalCheckRequest> = {}) =>
@@ -44,14 +59,36 @@ describe('approval gates on real Postgres and NATS', () => {
 
   beforeAll(async () => {
     [nats, tdb] = await Promise.all([startNats(), createTestDatabase()]);
-    db = await openDatabase({ url: tdb.url, schema: 'approval', migrations: [Gates1764000000001] });
+    db = await openDatabase({ url: tdb.url, schema: 'approval', migrations: [Gates1764000000001, Deadlines1764000000002] });
     await migrate(db, 'approval');
     bus = await Bus.connect({ url: nats.url, service: 'approval', logger });
     orchestrator = await Bus.connect({ url: nats.url, service: 'orchestrator', logger });
+    hook = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c: Buffer) => { raw += c.toString(); });
+      req.on('end', () => {
+        const body = JSON.parse(raw) as { text: string; blocks: unknown[] };
+        const seen = posts.get(body.text) ?? { attempts: 0, body };
+        seen.attempts++;
+        posts.set(body.text, seen);
+        res.writeHead(seen.attempts <= 2 ? 503 : 200).end(seen.attempts <= 2 ? 'busy' : 'ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const env = {
+      KEEL_APPROVAL_BASE_URL: 'https://approvals.example.com/',
+      KEEL_APPROVAL_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`,
+      KEEL_APPROVAL_SIGNING_KEY: KEY,
+    };
     repo = new GatesRepository(db);
+    signer = new DecisionSigner(env, logger);
     publisher = new DecisionPublisher(bus, repo, logger);
     await publisher.onApplicationBootstrap();
-    gates = new GatesService(repo, publisher, agents, { KEEL_APPROVAL_BASE_URL: 'https://approvals.example.com/' }, logger);
+    notifier = new Notifier(bus, repo, logger);
+    notifier.retry = { baseMs: 200, maxMs: 1_000, webhookAttempts: 6 };
+    notifier.onApplicationBootstrap();
+    gates = new GatesService(repo, publisher, signer, notifier, agents, env, logger);
+    sweeper = new GateSweeper(repo, publisher, signer, notifier, agents, env, logger);
     new ApprovalCheckResponder(bus, gates).onApplicationBootstrap();
     // Consumed from the stream the way the orchestrator does.
     await orchestrator.consume({ stream: STREAMS.approvals, durable: 'test-decisions', schema: ApprovalDecidedSchema, handler: async (d) => { events.push(d); } });
@@ -59,6 +96,8 @@ describe('approval gates on real Postgres and NATS', () => {
 
   afterAll(async () => {
     publisher.onModuleDestroy();
+    notifier.onModuleDestroy();
+    hook.close();
     await orchestrator.close(1000);
     await bus.close(1000);
     await db.destroy();
@@ -103,7 +142,11 @@ describe('approval gates on real Postgres and NATS', () => {
     const view = await gates.decide(alice, gateId, { decision: 'approve', comment: 'looks fine' }, argsHash(call.arguments));
     expect(view).toMatchObject({ status: 'approved', decidedBy: 'alice', comment: 'looks fine' });
     const [event] = await waitFor('decided event', () => (eventsFor(gateId).length === 1 ? eventsFor(gateId) : undefined));
-    expect(event).toEqual({ gateId, taskId, tenant: 'default', step: 1, decision: 'approve', decidedBy: 'alice', comment: 'looks fine' });
+    const hash = argsHash(call.arguments);
+    expect(event).toEqual({
+      kind: 'decided', gateId, taskId, tenant: 'default', step: 1, index: 0, revision: 0, argsHash: hash, decision: 'approve', decidedBy: 'alice', comment: 'looks fine',
+      signature: decisionSignature(KEY, { gateId, revision: 0, argsHash: hash, decision: 'approve', tenant: 'default' }),
+    });
 
     // Key order does not matter: the hash is of canonical JSON.
     const reordered: ToolCall = { name: 'http_request', arguments: { url: call.arguments.url, method: 'POST' } };
@@ -196,7 +239,7 @@ describe('approval gates on real Postgres and NATS', () => {
     const gateId = (await check(taskId, [post('https://api.example.com/outbox')])).decisions[0].gateId!;
     const gate = (await repo.get('default', gateId))!;
     // The decision is committed but the process died before publishing.
-    await repo.decide(gate, { status: 'approved', decidedBy: 'alice', comment: null, audit: { tenant: 'default', actor: 'alice', action: 'gate.approved', gateId } });
+    await repo.decide(gate, { status: 'approved', decidedBy: 'alice', comment: null, signature: signer.sign({ gateId, revision: 0, argsHash: gate.argsHash, decision: 'approve', tenant: 'default' }), audit: { tenant: 'default', actor: 'alice', action: 'gate.approved', gateId } });
     expect(await publisher.sweep(0)).toBeGreaterThanOrEqual(1);
     await waitFor('swept event', () => eventsFor(gateId).length === 1);
     expect(await publisher.sweep(0)).toBe(0);
@@ -205,5 +248,137 @@ describe('approval gates on real Postgres and NATS', () => {
   it('keeps the audit log append-only', async () => {
     await expect(db.query('DELETE FROM approval.audit_log')).rejects.toThrow(/append-only/);
     await expect(db.query("UPDATE approval.audit_log SET actor = 'x'")).rejects.toThrow(/append-only/);
+  });
+
+  describe('decision signatures', () => {
+    const approved = async (url: string) => {
+      const taskId = randomUUID();
+      const call = post(url);
+      const gateId = (await check(taskId, [call])).decisions[0].gateId!;
+      await gates.decide(alice, gateId, { decision: 'approve' }, argsHash(call.arguments));
+      expect((await check(taskId, [call])).decisions[0].action).toBe('run');
+      return { taskId, call, gateId };
+    };
+
+    it('refuses an approval whose row was altered to other arguments, with an audit entry', async () => {
+      const { taskId, gateId } = await approved('https://api.example.com/pay?to=alice');
+      const forged = post('https://api.example.com/pay?to=mallory');
+      // Someone with database access points the approved row at other arguments.
+      await db.query('UPDATE approval.gates SET arguments = $2::jsonb, args_hash = $3 WHERE id = $1', [gateId, JSON.stringify(forged.arguments), argsHash(forged.arguments)]);
+      expect((await check(taskId, [forged])).decisions[0]).toMatchObject({ action: 'rejected', gateId, reason: expect.stringMatching(/signature is invalid/) });
+      expect(await auditActions(gateId)).toContain('decision.signature_invalid');
+    });
+
+    it('refuses a forged approval (status set by hand) and a signature copied from another gate', async () => {
+      const taskId = randomUUID();
+      const call = post('https://api.example.com/forged');
+      const gateId = (await check(taskId, [call])).decisions[0].gateId!;
+      await db.query(`UPDATE approval.gates SET status = 'approved', decided_by = 'mallory', decided_at = now() WHERE id = $1`, [gateId]);
+      expect((await check(taskId, [call])).decisions[0]).toMatchObject({ action: 'rejected' });
+
+      const other = await approved('https://api.example.com/legit');
+      const [{ signature }] = await db.query<{ signature: string }[]>('SELECT signature FROM approval.gates WHERE id = $1', [other.gateId]);
+      await db.query('UPDATE approval.gates SET signature = $2 WHERE id = $1', [gateId, signature]);
+      expect((await check(taskId, [call])).decisions[0]).toMatchObject({ action: 'rejected', reason: expect.stringMatching(/signature is invalid/) });
+      expect((await auditActions(gateId)).filter((a) => a === 'decision.signature_invalid')).toHaveLength(2);
+    });
+
+    it('signs every published decision over gate, revision, arguments, decision and tenant', async () => {
+      const { gateId, call } = await approved('https://api.example.com/signed');
+      const [event] = await waitFor('event', () => (eventsFor(gateId).length ? eventsFor(gateId) : undefined));
+      const fields = { gateId, revision: 0, argsHash: argsHash(call.arguments), decision: 'approve', tenant: 'default' };
+      expect(verifyDecisionSignature(KEY, fields, event.signature)).toBe(true);
+      expect(verifyDecisionSignature(KEY, { ...fields, gateId: randomUUID() }, event.signature)).toBe(false);
+      expect(verifyDecisionSignature(KEY, { ...fields, argsHash: argsHash({ other: true }) }, event.signature)).toBe(false);
+      expect(verifyDecisionSignature(KEY, { ...fields, decision: 'reject' }, event.signature)).toBe(false);
+      expect(verifyDecisionSignature(KEY, { ...fields, tenant: 'other' }, event.signature)).toBe(false);
+      expect(verifyDecisionSignature('another-key-0123456789abcdef0123456789', fields, event.signature)).toBe(false);
+    });
+  });
+
+  describe('deadlines', () => {
+    const mail: ToolCall = { name: 'send_email', arguments: { to: 'ceo@example.com', body: 'hi' } };
+    const row = async (id: string) => (await db.query<{ status: string; escalation_level: number; assigned_group: string | null; expires_at: Date | null }[]>('SELECT status, escalation_level, assigned_group, expires_at FROM approval.gates WHERE id = $1', [id]))[0];
+    const expire = (id: string) => db.query(`UPDATE approval.gates SET expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+
+    it('escalates to the next group, then expires when the chain is exhausted; the call never runs', async () => {
+      const taskId = randomUUID();
+      const first = (await check(taskId, [mail], { agent: 'timed' })).decisions[0];
+      expect(first.action).toBe('wait');
+      const gateId = first.gateId!;
+      const opened = await row(gateId);
+      expect(opened).toMatchObject({ status: 'pending', escalation_level: 0, assigned_group: null });
+      expect(opened.expires_at).toBeInstanceOf(Date);
+
+      await waitFor('first deadline', async () => (await sweeper.sweep()).some((g) => g.id === gateId), 5_000, 50);
+      expect(await row(gateId)).toMatchObject({ status: 'pending', escalation_level: 1, assigned_group: 'oncall' });
+      const escalated = await waitFor('escalated message', () => eventsFor(gateId).find((e) => e.kind === 'escalated'), 5_000);
+      expect(escalated).toMatchObject({ kind: 'escalated', level: 1, group: 'oncall', taskId, revision: 0, argsHash: argsHash(mail.arguments) });
+      expect((await check(taskId, [mail], { agent: 'timed' })).decisions[0].action).toBe('wait');
+
+      await waitFor('second deadline', async () => (await sweeper.sweep()).some((g) => g.id === gateId), 5_000, 50);
+      expect((await row(gateId)).status).toBe('expired');
+      const expired = await waitFor('expired message', () => eventsFor(gateId).find((e) => e.kind === 'expired'), 5_000);
+      expect(expired).toMatchObject({ kind: 'expired', decision: 'expired', reason: expect.stringMatching(/approval timed out.*exhausted after oncall/) });
+      expect(verifyDecisionSignature(KEY, { gateId, revision: 0, argsHash: argsHash(mail.arguments), decision: 'expired', tenant: 'default' }, expired.signature)).toBe(true);
+      expect((await check(taskId, [mail], { agent: 'timed' })).decisions[0]).toMatchObject({ action: 'rejected', expired: true, gateId, comment: 'approval timed out' });
+      await expect(gates.decide(alice, gateId, { decision: 'approve' })).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/expired/) });
+      expect(await auditActions(gateId)).toEqual(['gate.opened', 'gate.escalated_to', 'gate.expired']);
+      // The expiry is marked published (the outbox sweep leaves it alone).
+      expect((await db.query<{ published_at: Date | null }[]>('SELECT published_at FROM approval.gates WHERE id = $1', [gateId]))[0].published_at).toBeInstanceOf(Date);
+    });
+
+    it('two sweepers at once act on an expired gate exactly once (SKIP LOCKED)', async () => {
+      const taskId = randomUUID();
+      const gateId = (await check(taskId, [mail], { agent: 'hasty' })).decisions[0].gateId!;
+      await expire(gateId);
+      const other = new GateSweeper(repo, publisher, signer, notifier, agents, { KEEL_APPROVAL_WEBHOOK_URL: undefined }, logger);
+      const [a, b] = await Promise.all([sweeper.sweep(), other.sweep()]);
+      expect([...a, ...b].filter((g) => g.id === gateId)).toHaveLength(1);
+      expect(await auditActions(gateId)).toEqual(['gate.opened', 'gate.expired']);
+      await waitFor('one expired message', () => eventsFor(gateId).length === 1, 5_000);
+    });
+
+    it('a decision in time wins: a decided gate is never expired', async () => {
+      const taskId = randomUUID();
+      const gateId = (await check(taskId, [mail], { agent: 'hasty' })).decisions[0].gateId!;
+      await gates.decide(alice, gateId, { decision: 'approve' });
+      await expire(gateId);
+      expect((await sweeper.sweep()).some((g) => g.id === gateId)).toBe(false);
+      expect((await row(gateId)).status).toBe('approved');
+    });
+  });
+
+  it('posts a Slack-compatible webhook when a gate opens, retrying with backoff until it succeeds', async () => {
+    const taskId = randomUUID();
+    const call = post('https://api.example.com/notify?x=1');
+    const gateId = (await check(taskId, [call])).decisions[0].gateId!;
+    const got = await waitFor('webhook delivered', () => [...posts.values()].find((p) => p.body.text.includes(gateId) && p.attempts === 3), 15_000, 50);
+    expect(got.body.text).toMatch(/^Approval needed: http_request \(risk approve\)/);
+    expect(got.body.text).toContain('https://api.example.com/notify?x=1');
+    expect(got.body.text).toContain(`Open: https://approvals.example.com/#${gateId}`);
+    expect(JSON.stringify(got.body.blocks)).toContain(`https://approvals.example.com/#${gateId}`);
+    const rows = await waitFor('marked sent', async () => {
+      const r = await repo.notifications(gateId);
+      return r[0]?.sentAt ? r : undefined;
+    }, 5_000);
+    expect(rows).toEqual([expect.objectContaining({ event: 'gate.opened', channel: 'webhook', attempts: 3, lastError: null })]);
+  });
+
+  it('lists the review queue and counts reviews marked ok and wrong', async () => {
+    const code = (n: number): ToolCall => ({ name: 'run_code', arguments: { language: 'sh', code: `echo ${n}` } });
+    const [a, b] = [randomUUID(), randomUUID()];
+    const ra = (await check(a, [code(1)])).decisions[0].gateId!;
+    const rb = (await check(b, [code(2)])).decisions[0].gateId!;
+    const queue = await gates.list('default', 'review_pending');
+    expect(queue.map((g) => g.id)).toEqual(expect.arrayContaining([ra, rb]));
+    expect(queue.every((g) => g.kind === 'review' && g.status === 'pending')).toBe(true);
+    await gates.decide(alice, ra, { decision: 'approve' });
+    await gates.decide(alice, rb, { decision: 'reject', comment: 'should not have run' });
+    expect((await gates.list('default', 'review_pending')).map((g) => g.id)).not.toEqual(expect.arrayContaining([ra]));
+    const metric = await registry.getSingleMetricAsString('keel_reviews_total');
+    expect(metric).toMatch(/keel_reviews_total\{verdict="ok"\} [1-9]/);
+    expect(metric).toMatch(/keel_reviews_total\{verdict="wrong"\} [1-9]/);
+    expect(await auditActions(rb)).toEqual(['review.opened', 'review.rejected']);
   });
 });

@@ -1,6 +1,6 @@
 import { ERROR_SCHEMA, errorResponses as errors, jsonSchemaOf as schema, UUID_PATH_PARAM as idParam } from '@keel/service-kit';
 import { DecisionBodySchema, RiskTierSchema } from '@keel/contracts';
-import { GATE_STATUSES } from '../gates/gates.repository';
+import { GATE_STATUSES, LIST_FILTERS } from '../gates/gates.repository';
 
 /**
  * The approval service's REST API as OpenAPI 3.1, served at GET /openapi.json.
@@ -31,6 +31,9 @@ export const openApiDocument: Record<string, unknown> = {
           tier: schema(RiskTierSchema), kind: { enum: ['approve', 'review'] }, reason: { type: 'string' },
           status: { enum: [...GATE_STATUSES] }, decidedBy: { type: ['string', 'null'] }, comment: { type: ['string', 'null'] },
           createdAt: { type: 'string', format: 'date-time' }, decidedAt: { type: ['string', 'null'], format: 'date-time' },
+          expiresAt: { type: ['string', 'null'], format: 'date-time', description: 'when a pending approval gate times out (escalated or expired per the agent\'s approvals settings); null: no deadline' },
+          escalationLevel: { type: 'integer', description: '0: the first approvers; n: the n-th group of the agent\'s escalation chain' },
+          assignedGroup: { type: ['string', 'null'], description: 'the escalation group the gate is assigned to (informational)' },
         },
       },
     },
@@ -40,7 +43,7 @@ export const openApiDocument: Record<string, unknown> = {
     '/v1/approvals': {
       get: {
         summary: 'Approvals of the caller\'s tenant, newest first (at most 100); roles approver, viewer',
-        parameters: [{ name: 'status', in: 'query', required: false, schema: { enum: [...GATE_STATUSES] } }],
+        parameters: [{ name: 'status', in: 'query', required: false, schema: { enum: [...LIST_FILTERS] }, description: 'review_pending: the review queue (review records nobody has looked at yet)' }],
         responses: {
           '200': { description: 'the approvals', content: { 'application/json': { schema: { type: 'object', properties: { items: { type: 'array', items: { $ref: '#/components/schemas/Approval' } } } } } } },
           ...errors(400, 401, 403),
@@ -50,7 +53,7 @@ export const openApiDocument: Record<string, unknown> = {
     '/v1/approvals/{id}': { get: { summary: 'One approval; roles approver, viewer', parameters: [idParam], responses: { '200': approval, ...errors(401, 403, 404) } } },
     '/v1/approvals/{id}/decision': {
       post: {
-        summary: 'Decide a pending approval (role approver). On a review record, approve marks it reviewed and reject records an objection.',
+        summary: 'Decide a pending approval (role approver). On a review record, approve marks it reviewed (ok) and reject marks it wrong (an objection on record).',
         parameters: [idParam, { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' }, description: 'the argsHash the decider saw; 409 when the arguments changed since' }],
         requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Decision' } } } },
         responses: { '200': approval, ...errors(400, 401, 403, 404, 409, 415) },

@@ -5,14 +5,26 @@ import type { ApprovalDecided } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import { LOGGER } from '@keel/service-kit';
 import type { Logger } from '@keel/telemetry';
+import { counter } from '@keel/telemetry';
 import { CheckpointRepository } from '../checkpoints/checkpoint.repository';
+import type { NewEvent } from '../checkpoints/checkpoint.repository';
+import { TaskEventsService } from '../events/task-events.service';
 import { StepDispatcher } from '../steps/step.dispatcher';
+import { DecisionVerifier } from './decision.verifier';
+
+const refused = counter('keel_approval_messages_refused_total', 'Gate messages from the approval service refused by the orchestrator (bad signature or other arguments)', ['kind']);
 
 /**
- * A human decided a gate (`keel.v1.approvals.decided`, JetStream): resume the
- * waiting step. The step runs again from its checkpoint with the stored model
- * turn, asks the approval service again (which now answers from the decided
- * gate), and executes or skips the call; nothing that already ran re-runs.
+ * Gate transitions from the approval service (`keel.v1.approvals.decided`,
+ * JetStream), each verified first (`DecisionVerifier`: HMAC and arguments):
+ * - `decided` (a person approved or rejected) and `expired` (nobody decided
+ *   in time): resume the waiting step. It runs again from its checkpoint with
+ *   the stored model turn, asks the approval service again (which answers from
+ *   the gate: run, rejected, or rejected as expired), and executes or skips the
+ *   call; nothing that already ran re-runs. An expiry is recorded as an
+ *   `approval.expired` event first.
+ * - `escalated`: the gate moved to the next group; recorded as an
+ *   `approval.escalated` event, the task keeps waiting.
  */
 @Injectable()
 export class ApprovalDecisionsConsumer implements OnApplicationBootstrap {
@@ -20,6 +32,8 @@ export class ApprovalDecisionsConsumer implements OnApplicationBootstrap {
     @Inject(Bus) private readonly bus: Bus,
     @Inject(CheckpointRepository) private readonly checkpoints: CheckpointRepository,
     @Inject(StepDispatcher) private readonly dispatcher: StepDispatcher,
+    @Inject(TaskEventsService) private readonly events: TaskEventsService,
+    @Inject(DecisionVerifier) private readonly verifier: DecisionVerifier,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -32,12 +46,30 @@ export class ApprovalDecisionsConsumer implements OnApplicationBootstrap {
     });
   }
 
-  private async onDecision(d: ApprovalDecided): Promise<void> {
+  async onDecision(d: ApprovalDecided): Promise<void> {
     const state = await this.checkpoints.load(d.taskId);
     if (!state || state.tenant !== d.tenant || state.status !== 'waiting_approval' || state.pending?.step !== d.step) {
-      this.logger.info({ task_id: d.taskId, gate: d.gateId }, 'decision for a task that no longer waits on it; ignoring');
+      this.logger.info({ task_id: d.taskId, gate: d.gateId, kind: d.kind }, 'gate message for a task that no longer waits on it; ignoring');
       return;
     }
-    await this.dispatcher.dispatch(d.taskId, d.step, 'resume', state.traceparent, `:${d.gateId}`);
+    const problem = this.verifier.problem(d, state.pending);
+    if (problem) {
+      refused.inc({ kind: d.kind });
+      this.logger.error({ task_id: d.taskId, gate: d.gateId, kind: d.kind, revision: d.revision }, `refused an approval message: ${problem}`);
+      return;
+    }
+    if (d.kind === 'escalated') {
+      await this.record(d.taskId, { type: 'approval.escalated', data: { step: d.step, index: d.index, gateId: d.gateId, level: d.level, group: d.group, expiresAt: d.expiresAt } });
+      return;
+    }
+    if (d.kind === 'expired') {
+      await this.record(d.taskId, { type: 'approval.expired', data: { step: d.step, index: d.index, gateId: d.gateId, reason: d.reason } });
+    }
+    await this.dispatcher.dispatch(d.taskId, d.step, 'resume', state.traceparent, d.revision === 0 ? `:${d.gateId}` : `:${d.gateId}:${d.revision}`);
+  }
+
+  /** Appended to the task's event log (durable), then published live like every other event. */
+  private async record(taskId: string, event: NewEvent): Promise<void> {
+    this.events.publish(await this.checkpoints.appendEvents(taskId, [event]));
   }
 }

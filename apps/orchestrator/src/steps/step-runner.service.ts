@@ -182,7 +182,7 @@ export class StepRunner implements OnApplicationBootstrap {
 
     if (step === 1) {
       const thresholds = agent.guardrail?.thresholds;
-      const verdict = await this.peers.screen({ text: state.input, channel: 'user', tenant: state.tenant, taskId: state.id, ...(thresholds ? { thresholds } : {}) });
+      const verdict = await this.peers.screen({ text: state.input, channel: 'user', tenant: state.tenant, taskId: state.id, ...(thresholds ? { thresholds } : {}), ...(agent.guardrail?.redactIdentifiers ? { redactIdentifiers: true } : {}) });
       events.push({ type: 'guardrail.screened', data: { channel: 'user', verdict: verdict.verdict, categories: verdict.categories, score: verdict.score } });
       if (verdict.verdict === 'block' || verdict.verdict === 'escalate') {
         return this.finish(step, 'failed', { error: { code: 'input_blocked', message: `the input was blocked by the guardrail (${verdict.categories.join(', ') || 'policy'})` } }, events);
@@ -230,7 +230,7 @@ export class StepRunner implements OnApplicationBootstrap {
     const booked = () => (progress.turnBooked ? { modelCalls: 0, usage: undefined } : { modelCalls, usage });
 
     if (turn.toolCalls.length === 0) {
-      const verdict = await this.peers.screen({ text: turn.content ?? '', channel: 'output', tenant: state.tenant, taskId: state.id });
+      const verdict = await this.peers.screen({ text: turn.content ?? '', channel: 'output', tenant: state.tenant, taskId: state.id, ...(agent.guardrail?.redactIdentifiers ? { redactIdentifiers: true } : {}) });
       events.push({ type: 'guardrail.screened', data: { channel: 'output', verdict: verdict.verdict, categories: verdict.categories, score: verdict.score } });
       if (verdict.verdict === 'block') {
         return this.finish(step, 'failed', { error: { code: 'output_blocked', message: 'the final answer was blocked by the guardrail' }, ...booked() }, events);
@@ -305,8 +305,10 @@ export class StepRunner implements OnApplicationBootstrap {
         events.push({ type: 'policy.blocked', data: { step, index: i, tool: call.name, arguments: call.arguments, intent, reason: policy[i].reason } });
         content = `error: this call was refused by policy and did not run: ${policy[i].reason}`;
       } else if (decision?.action === 'rejected') {
-        events.push({ type: 'tool.rejected', data: { step, index: i, tool: call.name, gateId: decision.gateId, comment: decision.comment } });
-        content = `error: a human approver rejected this call${decision.comment ? `: ${decision.comment}` : ''}`;
+        events.push({ type: 'tool.rejected', data: { step, index: i, tool: call.name, gateId: decision.gateId, comment: decision.comment, ...(decision.expired ? { expired: true } : {}) } });
+        content = decision.expired
+          ? 'error: approval timed out: nobody approved this call before its deadline, so it did not run'
+          : `error: a human approver rejected this call${decision.comment ? `: ${decision.comment}` : ''}`;
       } else {
         const timeoutMs = Math.max(1, Math.min(agent.tools.find((t) => t.name === call.name)?.timeoutMs ?? agent.limits.toolTimeoutMs, stepDeadline - Date.now()));
         const res = await this.executeCall(state, agent.name, step, i, calls, timeoutMs, events);
@@ -379,7 +381,7 @@ export class StepRunner implements OnApplicationBootstrap {
     // cannot carry instructions: the screening round trip is skipped. Anything with a string is screened.
     const screened = pure && res.ok && !res.degraded && isInert(res.result)
       ? { verdict: 'allow' as const, categories: ['inert'] }
-      : await this.peers.screen({ text: raw, channel: 'tool_output', tenant: state.tenant, taskId: state.id });
+      : await this.peers.screen({ text: raw, channel: 'tool_output', tenant: state.tenant, taskId: state.id, ...(this.agents.get(state.agent)?.guardrail?.redactIdentifiers ? { redactIdentifiers: true } : {}) });
     events.push({ type: 'tool.completed', data: {
       step, index, tool: call.name, idempotencyKey: key, ok: res.ok, replayed: res.replayed, durationMs: res.durationMs,
       error: res.error, degraded: res.degraded?.rung, cached: res.cached, review: decision?.action === 'review', guardrail: { verdict: screened.verdict, categories: screened.categories },

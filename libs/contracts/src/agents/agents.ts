@@ -86,6 +86,60 @@ export const AgentToolSchema = z.union([
 ]).transform((t) => (typeof t === 'string' ? { name: t } : t));
 export type AgentTool = z.output<typeof AgentToolSchema>;
 
+/** Today's confidence thresholds and approval deadline (apps/approval/README.md). */
+export const DEFAULT_APPROVALS = {
+  autoAbove: 0.9,
+  reviewAbove: 0.6,
+  timeoutMs: 3_600_000,
+  onTimeout: 'cancel',
+  escalation: [],
+} as const;
+
+const DAY_MS = 86_400_000;
+const GROUP = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'group is 1-64 letters, digits, . _ @ or -');
+
+/**
+ * Human approval for this agent's gated calls (apps/approval/README.md).
+ * Confidence: at or above `autoAbove` the tool's tier stands; at or above
+ * `reviewAbove` at least review; below it approve. An approval gate waits
+ * `timeoutMs`; then `cancel` expires it (the call does not run) and
+ * `escalate` hands it to each `escalation` group in turn, each for its own
+ * `timeoutMs`, and expires it after the last.
+ */
+export const AgentApprovalsSchema = z.object({
+  autoAbove: z.number().min(0).max(1).default(DEFAULT_APPROVALS.autoAbove),
+  reviewAbove: z.number().min(0).max(1).default(DEFAULT_APPROVALS.reviewAbove),
+  timeoutMs: z.number().int().min(100, 'timeoutMs is at least 100').max(30 * DAY_MS, 'timeoutMs is at most 30 days').default(DEFAULT_APPROVALS.timeoutMs),
+  onTimeout: z.enum(['cancel', 'escalate']).default(DEFAULT_APPROVALS.onTimeout),
+  escalation: z.array(z.object({
+    group: GROUP,
+    timeoutMs: z.number().int().min(100, 'timeoutMs is at least 100').max(30 * DAY_MS, 'timeoutMs is at most 30 days'),
+  }).strict()).max(10, 'at most 10 escalation levels').default([]),
+}).strict().superRefine((a, ctx) => {
+  if (a.reviewAbove > a.autoAbove) {
+    ctx.addIssue({ code: 'custom', path: ['reviewAbove'], message: `reviewAbove (${a.reviewAbove}) must not be above autoAbove (${a.autoAbove})` });
+  }
+  if (a.onTimeout === 'escalate' && a.escalation.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['escalation'], message: 'onTimeout: escalate needs at least one escalation entry ({group, timeoutMs})' });
+  }
+  if (a.onTimeout === 'cancel' && a.escalation.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['onTimeout'], message: 'escalation is set but onTimeout is cancel; set onTimeout: escalate to use it' });
+  }
+});
+export type AgentApprovals = z.output<typeof AgentApprovalsSchema>;
+
+/** The agent's approval settings with every default filled in. */
+export function approvalSettings(agent: { approvals?: Partial<AgentApprovals> }): AgentApprovals {
+  const a = agent.approvals ?? {};
+  return {
+    autoAbove: a.autoAbove ?? DEFAULT_APPROVALS.autoAbove,
+    reviewAbove: a.reviewAbove ?? DEFAULT_APPROVALS.reviewAbove,
+    timeoutMs: a.timeoutMs ?? DEFAULT_APPROVALS.timeoutMs,
+    onTimeout: a.onTimeout ?? DEFAULT_APPROVALS.onTimeout,
+    escalation: a.escalation ?? [],
+  };
+}
+
 const ModelId = z.string().regex(/^[a-z0-9_-]+\/.+$/, 'model ids are provider/model, e.g. openai/gpt-4o-mini');
 
 /** How the router picks a model for this agent (apps/router/README.md). */
@@ -134,7 +188,11 @@ export const AgentSchema = z.object({
     thresholds: z.object({ block: z.number().min(0).max(1).optional(), escalate: z.number().min(0).max(1).optional() }).strict().optional(),
     /** A read-only task proposing a write or destructive call: ask a person (`approve`, default) or refuse it (`block`). */
     intentMismatch: z.enum(['approve', 'block']).default('approve'),
+    /** Redact sensitive identifiers (ARNs, account ids, bucket hosts, client ids, usernames) in every screened text, not only report them. Default false. */
+    redactIdentifiers: z.boolean().optional(),
   }).strict().default({ intentMismatch: 'approve' }),
+  /** Confidence thresholds, approval deadline and escalation chain (defaults: DEFAULT_APPROVALS). */
+  approvals: AgentApprovalsSchema.optional(),
   /** Turns for the `scripted` model when the task brings no `metadata.script`. */
   script: ScriptSchema.optional(),
 }).passthrough();

@@ -36,23 +36,63 @@ export const CallDecisionSchema = z.object({
   reason: z.string(),
   gateId: z.string().optional(),
   comment: z.string().optional(),
+  /** With `rejected`: nobody decided before the gate's deadline (approval timed out); the call did not run. */
+  expired: z.boolean().optional(),
 });
 export type CallDecision = z.infer<typeof CallDecisionSchema>;
 
 export const ApprovalCheckResponseSchema = z.object({ decisions: z.array(CallDecisionSchema) });
 export type ApprovalCheckResponse = z.infer<typeof ApprovalCheckResponseSchema>;
 
-/** Event on `keel.v1.approvals.decided` (JetStream). */
-export const ApprovalDecidedSchema = z.object({
+const gateEventBase = {
   gateId: z.string(),
   taskId: z.uuid(),
   tenant: z.string(),
   step: z.number().int().positive(),
-  decision: z.enum(['approve', 'reject']),
-  decidedBy: z.string(),
-  comment: z.string().optional(),
-}).strict();
+  /** Position of the gated call in the model turn (absent on messages from before it was added). */
+  index: z.number().int().nonnegative().optional(),
+  /** The gate's revision (re-openings) the message is about. */
+  revision: z.number().int().nonnegative(),
+  /** sha256 of the canonical JSON of the arguments the decision covers (`argsHash`). */
+  argsHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** HMAC-SHA256 over gateId|revision|argsHash|decision|tenant (`decisionSignature`), hex. */
+  signature: z.string().regex(/^[0-9a-f]{64}$/),
+};
+
+/**
+ * Event on `keel.v1.approvals.decided` (JetStream, stream `KEEL_APPROVALS`),
+ * one subject for every transition of a gate the waiting task must hear of:
+ * - `decided`: a person approved or rejected; the orchestrator resumes the step;
+ * - `expired`: nobody decided in time (terminal, like a rejection; the call does not run); the orchestrator resumes the step;
+ * - `escalated`: the deadline passed and the gate moved to the next group; the orchestrator only records it.
+ * Every message is signed (`decisionSignature`); the orchestrator refuses one whose signature does not verify.
+ */
+export const ApprovalDecidedSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('decided'),
+    ...gateEventBase,
+    decision: z.enum(['approve', 'reject']),
+    decidedBy: z.string(),
+    comment: z.string().optional(),
+  }).strict(),
+  z.object({
+    kind: z.literal('expired'),
+    ...gateEventBase,
+    decision: z.literal('expired'),
+    reason: z.string(),
+  }).strict(),
+  z.object({
+    kind: z.literal('escalated'),
+    ...gateEventBase,
+    decision: z.literal('escalated'),
+    /** 1 for the first group of the agent's escalation chain, and so on. */
+    level: z.number().int().positive(),
+    group: z.string(),
+    expiresAt: z.string(),
+  }).strict(),
+]);
 export type ApprovalDecided = z.infer<typeof ApprovalDecidedSchema>;
+export type ApprovalDecisionKind = ApprovalDecided['decision'];
 
 export const DecisionBodySchema = z.object({
   decision: z.enum(['approve', 'reject']),

@@ -11,6 +11,8 @@ export const Subjects = {
   tasksSubmit: 'keel.v1.tasks.submit',
   /** Core NATS: live events of one task (the durable copy is in Postgres). */
   taskEvents: (taskId: string) => `keel.v1.tasks.${taskId}.events`,
+  /** Request/reply (queue group `orchestrator`): a task and its newest events, for the approval console's timeline. */
+  tasksTimeline: 'keel.v1.tasks.timeline',
   /** Core NATS broadcast: a task was cancelled; every orchestrator replica stops it at its next safe point. */
   tasksCancelled: 'keel.v1.tasks.cancelled',
   /** JetStream, stream KEEL_STEPS: one work item per task step. */

@@ -1,0 +1,113 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import type { TaskView } from '@keel/contracts';
+import { startKeel, waitFor } from '@keel/testing';
+import type { KeelStack } from '@keel/testing';
+
+/**
+ * Approval gates across crashes and deadlines, on the five services as
+ * processes: a gate survives SIGKILL of both the orchestrator and the
+ * approval service, and an unanswered gate is escalated, then expired, with
+ * every transition in the task's event log and the call never run.
+ */
+describe('approval gates (five processes)', () => {
+  let keel: KeelStack;
+  let sink: Server;
+  let sinkUrl: string;
+  const hits = new Map<string, number>();
+
+  const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+    const res = await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json', ...init.headers } });
+    return (await res.json()) as T;
+  };
+  const submit = async (agent: string, script: unknown[]) => (await api<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ input: 'please send it', agent, metadata: { script } }) })).id;
+  const waitStatus = (id: string, statuses: string[], timeoutMs = 20_000) => waitFor(`task ${id} in ${statuses.join('/')}`, async () => {
+    const t = await api<TaskView>(`/v1/tasks/${id}`);
+    return statuses.includes(t.status) ? t : undefined;
+  }, timeoutMs, 50);
+  const events = async (id: string) => {
+    const c = new Client({ connectionString: keel.db.url });
+    await c.connect();
+    try {
+      return (await c.query('SELECT type, data FROM orchestrator.task_events WHERE task_id = $1 ORDER BY seq', [id])).rows as { type: string; data: Record<string, unknown> }[];
+    } finally {
+      await c.end();
+    }
+  };
+  const post = (path: string, body: unknown) => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sinkUrl}${path}`, body } }] });
+  const approvals = (path: string, init: RequestInit = {}) =>
+    fetch(`${keel.url('approval')}${path}`, { ...init, headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json', ...init.headers } });
+  const gateOf = (taskId: string) => waitFor('gate', async () => {
+    const { items } = (await (await approvals('/v1/approvals?status=pending')).json()) as { items: { taskId: string; id: string; argsHash: string }[] };
+    return items.find((g) => g.taskId === taskId);
+  }, 10_000);
+
+  beforeAll(async () => {
+    sink = createServer((req, res) => {
+      const key = String(req.headers['idempotency-key']);
+      hits.set(key, (hits.get(key) ?? 0) + 1);
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"sent":true}');
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    const port = (sink.address() as { port: number }).port;
+    sinkUrl = `http://127.0.0.1:${port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'keel-approvals-'));
+    const tool = `tools:\n  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: approve\n`;
+    writeFileSync(join(dir, 'gated.yaml'), `name: gated\nmodel: scripted/default\n${tool}limits: {taskTimeoutMs: 120000}\n`);
+    writeFileSync(join(dir, 'timed.yaml'), `name: timed\nmodel: scripted/default\n${tool}approvals:\n  timeoutMs: 1500\n  onTimeout: escalate\n  escalation:\n    - {group: oncall, timeoutMs: 1500}\nlimits: {taskTimeoutMs: 60000}\n`);
+    keel = await startKeel({ agentsDir: dir, env: { KEEL_APPROVAL_SWEEP_MS: '300' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await keel?.stop();
+    sink?.close();
+  });
+
+  it('a gate survives SIGKILL of the orchestrator and the approval service; the decision resumes the task and the call runs once', async () => {
+    const id = await submit('gated', [post('/orders', { order: 'crash-test' }), { reply: 'echo' }]);
+    await waitStatus(id, ['waiting_approval']);
+    const gate = await gateOf(id);
+
+    await Promise.all([keel.kill('orchestrator'), keel.kill('approval')]);
+    await keel.start('orchestrator');
+    await keel.start('approval');
+
+    // A stale console (other arguments) is refused; the gate stays pending.
+    const stale = await approvals(`/v1/approvals/${gate.id}/decision`, { method: 'POST', headers: { 'If-Match': `"${'0'.repeat(64)}"` }, body: JSON.stringify({ decision: 'approve' }) });
+    expect(stale.status).toBe(409);
+    const ok = await approvals(`/v1/approvals/${gate.id}/decision`, { method: 'POST', headers: { 'If-Match': `"${gate.argsHash}"` }, body: JSON.stringify({ decision: 'approve', comment: 'after the crash' }) });
+    expect(ok.status).toBe(200);
+
+    const t = await waitStatus(id, ['succeeded'], 30_000);
+    expect(t.output).toMatch(/sent/);
+    expect(hits.get(`${id}:1:0`)).toBe(1);
+    const types = (await events(id)).map((e) => e.type);
+    expect(types.filter((e) => e === 'approval.requested')).toHaveLength(1);
+    expect(types.filter((e) => e === 'tool.completed')).toHaveLength(1);
+  }, 90_000);
+
+  it('an unanswered gate is escalated to the next group, then expires: the call never runs and the model is told', async () => {
+    const id = await submit('timed', [post('/orders', { order: 'nobody-answers' }), { reply: 'echo' }]);
+    await waitStatus(id, ['waiting_approval']);
+    const t = await waitStatus(id, ['succeeded', 'failed'], 20_000);
+    const ev = await events(id);
+    const types = ev.map((e) => e.type);
+    expect(types.indexOf('approval.requested')).toBeGreaterThanOrEqual(0);
+    expect(types.indexOf('approval.escalated')).toBeGreaterThan(types.indexOf('approval.requested'));
+    expect(types.indexOf('approval.expired')).toBeGreaterThan(types.indexOf('approval.escalated'));
+    expect(ev.find((e) => e.type === 'approval.escalated')?.data).toMatchObject({ group: 'oncall', level: 1 });
+    expect(ev.find((e) => e.type === 'tool.rejected')?.data).toMatchObject({ tool: 'http_request', expired: true });
+    expect(types).not.toContain('tool.completed');
+    expect(hits.get(`${id}:1:0`)).toBeUndefined();
+    expect(t.status).toBe('succeeded');
+    expect(t.output).toMatch(/approval timed out/);
+
+    const gate = (await (await approvals('/v1/approvals?status=expired')).json()) as { items: { taskId: string; escalationLevel: number; assignedGroup: string }[] };
+    expect(gate.items.find((g) => g.taskId === id)).toMatchObject({ escalationLevel: 1, assignedGroup: 'oncall' });
+  }, 60_000);
+});
