@@ -193,17 +193,20 @@ export class GatesRepository {
    * arguments changed meanwhile (the caller re-reads to say which).
    */
   async decide(gate: Gate, d: { status: Exclude<GateStatus, 'pending'>; decidedBy: string; comment: string | null; signature: string | null; audit: AuditEntry }): Promise<Gate | null> {
-    return this.db.transaction(async (m) => {
-      // The signature covers the revision and arguments read by the caller: both must still be the row's.
-      const [rows]: UpdateResult = await m.query(
-        `UPDATE approval.gates SET status = $4, decided_by = $5, comment = $6, decided_at = now(), signature = $8
-          WHERE id = $1 AND tenant = $2 AND status = 'pending' AND args_hash = $3 AND revision = $7 RETURNING *`,
-        [gate.id, gate.tenant, gate.argsHash, d.status, d.decidedBy, d.comment, gate.revision, d.signature],
-      );
-      if (rows.length === 0) return null;
-      await this.auditWith(m, d.audit);
-      return toGate(rows[0]);
-    });
+    // One statement (one round trip, one implicit transaction): the decision and its audit row commit together,
+    // or neither does. The signature covers the revision and arguments read by the caller: both must still be the row's.
+    const rows: GateRow[] = await this.db.query(
+      `WITH u AS (
+         UPDATE approval.gates SET status = $4, decided_by = $5, comment = $6, decided_at = now(), signature = $8
+          WHERE id = $1 AND tenant = $2 AND status = 'pending' AND args_hash = $3 AND revision = $7 RETURNING *
+       ), a AS (
+         INSERT INTO approval.audit_log (tenant, actor, action, gate_id, details)
+         SELECT $9, $10, $11, u.id, $12::jsonb FROM u
+       ) SELECT * FROM u`,
+      [gate.id, gate.tenant, gate.argsHash, d.status, d.decidedBy, d.comment, gate.revision, d.signature,
+        d.audit.tenant, d.audit.actor, d.audit.action, JSON.stringify(d.audit.details ?? {})],
+    );
+    return rows[0] ? toGate(rows[0]) : null;
   }
 
   /** Outbox: decided approval gates whose `decided` event is not yet known to be on the stream. */

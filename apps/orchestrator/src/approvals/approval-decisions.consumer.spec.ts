@@ -36,14 +36,18 @@ describe('ApprovalDecisionsConsumer', () => {
     dispatch = jest.fn().mockResolvedValue(undefined);
     append = jest.fn(async (id: string, events: { type: string; data: unknown }[]) => events.map((e, i) => ({ taskId: id, seq: i + 1, at: new Date().toISOString(), ...e })));
     published = [];
-    const checkpoints = { load: jest.fn().mockResolvedValue(state), appendEvents: append } as unknown as CheckpointRepository;
+    const checkpoints = { head: jest.fn().mockResolvedValue(state), appendEvents: append } as unknown as CheckpointRepository;
     const events = { publish: (e: unknown[]) => published.push(...e) } as unknown as TaskEventsService;
     consumer = new ApprovalDecisionsConsumer({} as Bus, checkpoints, { dispatch } as unknown as StepDispatcher, events, new DecisionVerifier({ KEEL_APPROVAL_SIGNING_KEY: KEY }, logger), logger);
   });
 
   it('resumes the waiting step on a signed decision for the waiting call', async () => {
-    await consumer.onDecision(decided());
-    expect(dispatch).toHaveBeenCalledWith(taskId, 2, 'resume', null, `:${gateId}`);
+    const d = decided();
+    await consumer.onDecision(d);
+    // The signed approval travels with the resume, so the step can skip asking the approval service again.
+    expect(dispatch).toHaveBeenCalledWith(taskId, 2, 'resume', null, `:${gateId}`, {
+      approved: { gateId, index: d.index, revision: d.revision, argsHash: d.argsHash, signature: d.signature, tenant: d.tenant },
+    });
   });
 
   it('refuses a decision replayed against another gate (the signature covers the gate id)', async () => {
@@ -77,12 +81,29 @@ describe('ApprovalDecisionsConsumer', () => {
   it('records an expiry as approval.expired and resumes the step (which then tells the model)', async () => {
     await consumer.onDecision(signed({ kind: 'expired', gateId, taskId, tenant: 'default', step: 2, index: 0, revision: 1, argsHash: argsHash(args), decision: 'expired', reason: 'approval timed out' }));
     expect(append).toHaveBeenCalledWith(taskId, [{ type: 'approval.expired', data: { step: 2, index: 0, gateId, reason: 'approval timed out' } }]);
-    expect(dispatch).toHaveBeenCalledWith(taskId, 2, 'resume', null, `:${gateId}:1`);
+    expect(dispatch).toHaveBeenCalledWith(taskId, 2, 'resume', null, `:${gateId}:1`, {});
   });
 
   it('ignores messages for a task that no longer waits on that step', async () => {
     await consumer.onDecision(decided({ step: 3 }));
     expect(dispatch).not.toHaveBeenCalled();
     expect(append).not.toHaveBeenCalled();
+  });
+});
+
+describe('DecisionVerifier.approves (the approval a resumed step carries)', () => {
+  const verifier = new DecisionVerifier({ KEEL_APPROVAL_SIGNING_KEY: KEY }, logger);
+  const gate = { gateId: 'g-1', revision: 0, tenant: 'acme', argsHash: argsHash(args) };
+  const sign = (g: typeof gate, decision: 'approve' | 'reject' = 'approve') => ({ ...g, signature: decisionSignature(KEY, { ...g, decision }) });
+
+  it('accepts a signed approval for exactly these arguments', () => {
+    expect(verifier.approves(sign(gate), args)).toBe(true);
+  });
+
+  it('refuses other arguments, another gate, a rejection re-labelled as approval, or another key', () => {
+    expect(verifier.approves(sign(gate), { ...args, url: 'https://attacker.example/' })).toBe(false);
+    expect(verifier.approves({ ...sign(gate), gateId: 'g-2' }, args)).toBe(false);
+    expect(verifier.approves(sign(gate, 'reject'), args)).toBe(false);
+    expect(verifier.approves({ ...gate, signature: decisionSignature('another-key-0123456789abcdef0123456789', { ...gate, decision: 'approve' }) }, args)).toBe(false);
   });
 });

@@ -47,7 +47,7 @@ export class ApprovalDecisionsConsumer implements OnApplicationBootstrap {
   }
 
   async onDecision(d: ApprovalDecided): Promise<void> {
-    const state = await this.checkpoints.load(d.taskId);
+    const state = await this.checkpoints.head(d.taskId);
     if (!state || state.tenant !== d.tenant || state.status !== 'waiting_approval' || state.pending?.step !== d.step) {
       this.logger.info({ task_id: d.taskId, gate: d.gateId, kind: d.kind }, 'gate message for a task that no longer waits on it; ignoring');
       return;
@@ -65,7 +65,11 @@ export class ApprovalDecisionsConsumer implements OnApplicationBootstrap {
     if (d.kind === 'expired') {
       await this.record(d.taskId, { type: 'approval.expired', data: { step: d.step, index: d.index, gateId: d.gateId, reason: d.reason } });
     }
-    await this.dispatcher.dispatch(d.taskId, d.step, 'resume', state.traceparent, d.revision === 0 ? `:${d.gateId}` : `:${d.gateId}:${d.revision}`);
+    // An approval of one call travels with the resume, so the step need not ask the approval service again.
+    const approved = d.kind === 'decided' && d.decision === 'approve' && d.index !== undefined
+      ? { approved: { gateId: d.gateId, index: d.index, revision: d.revision, argsHash: d.argsHash, signature: d.signature, tenant: d.tenant } }
+      : {};
+    await this.dispatcher.dispatch(d.taskId, d.step, 'resume', state.traceparent, d.revision === 0 ? `:${d.gateId}` : `:${d.gateId}:${d.revision}`, approved);
   }
 
   /** Appended to the task's event log (durable), then published live like every other event. */

@@ -28,6 +28,12 @@ export class DecisionVerifier {
     }
   }
 
+  /** A signed approval carried by a resumed step, checked against the call it is about to run. */
+  approves(a: { gateId: string; revision: number; argsHash: string; signature: string; tenant: string }, args: Record<string, unknown>): boolean {
+    return verifyDecisionSignature(this.key, { gateId: a.gateId, revision: a.revision, argsHash: a.argsHash, decision: 'approve', tenant: a.tenant }, a.signature)
+      && argsHash(args) === a.argsHash;
+  }
+
   /** Null when the message may be acted on, else why not. */
   problem(d: ApprovalDecided, pending: PendingTurn | null): string | null {
     if (!verifyDecisionSignature(this.key, { gateId: d.gateId, revision: d.revision, argsHash: d.argsHash, decision: d.decision, tenant: d.tenant }, d.signature)) {

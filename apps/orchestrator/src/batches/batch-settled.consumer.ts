@@ -33,7 +33,7 @@ export class BatchSettledConsumer implements OnApplicationBootstrap {
   }
 
   private async onSettled(s: BatchItemSettled): Promise<void> {
-    const state = await this.checkpoints.load(s.taskId);
+    const state = await this.checkpoints.head(s.taskId);
     if (state && state.tenant === s.tenant && state.status === 'running' && state.step === s.step - 1) {
       // The step that queued the turn has not committed its park yet: try again shortly.
       throw new KeelError('unavailable', `task ${s.taskId} has not parked step ${s.step} yet`, { retryable: true, retryAfterMs: 500 });

@@ -86,6 +86,13 @@ export class CheckpointRepository {
     };
   }
 
+  /** The task row without its transcript: enough to decide whether a message still concerns the task. */
+  async head(taskId: string): Promise<Pick<TaskState, 'id' | 'tenant' | 'status' | 'step' | 'pending' | 'traceparent'> | null> {
+    const rows = await preparedQuery<{ id: string; tenant: string; status: TaskStatus; step: number; pending: PendingTurn | null; traceparent: string | null }>(this.db, 'keel_task_head',
+      'SELECT id, tenant, status, step, pending, traceparent FROM orchestrator.tasks WHERE id = $1', [taskId]);
+    return rows[0] ?? null;
+  }
+
   /**
    * A step's checkpoint in ONE statement (so one transaction, one round trip):
    * advance the task row, store new messages by hash, append their references

@@ -10,6 +10,7 @@ import { classifyIntent, decide } from '@keel/policy';
 import { AGENTS, ENV, LOGGER } from '@keel/service-kit';
 import { counter, histogram, SpanKind, withSpan } from '@keel/telemetry';
 import type { Logger } from '@keel/telemetry';
+import { DecisionVerifier } from '../approvals/decision.verifier';
 import { CheckpointRepository } from '../checkpoints/checkpoint.repository';
 import type { NewEvent, StepCommit, TaskState } from '../checkpoints/checkpoint.repository';
 import { TaskStateCache } from '../checkpoints/task-state.cache';
@@ -73,6 +74,7 @@ export class StepRunner implements OnApplicationBootstrap {
     @Inject(AGENTS) private readonly agents: Map<string, Agent>,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(ENV) private readonly env: StepRunnerEnv,
+    @Inject(DecisionVerifier) private readonly verifier: DecisionVerifier,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -266,7 +268,12 @@ export class StepRunner implements OnApplicationBootstrap {
         // Two runners of one step (a redelivery racing a live runner) must not both book a turn.
         expectNoPending: true,
       });
-      if (!pending.committed) throw new KeelError('conflict', `task ${state.id} moved on while step ${step} ran (another runner recorded its turn, or it was cancelled)`);
+      // Another runner of this step (a redelivery racing a live one) recorded its turn first, or the task was
+      // cancelled. Not a failure of the task: hand the item back; run again later, it continues from that
+      // runner's checkpoint (or finds the step done, or the task cancelled) and nothing runs twice.
+      if (!pending.committed) {
+        throw new KeelError('conflict', `task ${state.id} moved on while step ${step} ran (another runner recorded its turn, or it was cancelled)`, { retryable: true, retryAfterMs: 1_000 });
+      }
       this.events.publish(pending.events);
       progress.turnBooked = true;
       progress.modelCallsBookedHere = modelCalls;
@@ -280,7 +287,10 @@ export class StepRunner implements OnApplicationBootstrap {
     const policy = calls.map((c) => decide(agent, c, turn.confidence, intent, profiles[c.name]));
     // The approval service is asked only when the shared policy says a call needs a person (gate or review).
     const needsApproval = policy.some((d) => d.action === 'review' || d.action === 'approve');
-    if (repetition.action === 'run' && needsApproval) {
+    const carried = needsApproval ? this.carriedApproval(work, state, calls, policy) : undefined;
+    if (carried) {
+      decisions = [carried];
+    } else if (repetition.action === 'run' && needsApproval) {
       const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent: agent.name, step, confidence: turn.confidence, calls, intent, specs: profiles });
       decisions = check.decisions;
       const waiting = decisions.filter((d) => d.action === 'wait');
@@ -391,6 +401,20 @@ export class StepRunner implements OnApplicationBootstrap {
       events.push({ type: 'guardrail.injection_neutralised', data: { step, index, tool: call.name, categories: injection, score: 'score' in screened ? screened.score : undefined, action: 'instructions removed; the rest is passed on spotlighted' } });
     }
     return frame(screened.verdict === 'allow' ? raw : (screened.redacted ?? '[tool output withheld by the guardrail]'));
+  }
+
+  /**
+   * The approval a resumed step carries (see StepWork.approved), when it settles the step alone:
+   * the only call needing a person is that gate's call, it needs an approval (not a review
+   * record), and the signature verifies for exactly these arguments. Else undefined: ask.
+   */
+  private carriedApproval(work: StepWork, state: TaskState, calls: Required<ToolCall>[], policy: { action: string }[]): CallDecision | undefined {
+    const a = work.approved;
+    if (!a || a.tenant !== state.tenant) return undefined;
+    const gated = policy.flatMap((d, i) => (d.action === 'review' || d.action === 'approve' ? [i] : []));
+    if (gated.length !== 1 || gated[0] !== a.index || policy[a.index].action !== 'approve') return undefined;
+    if (!this.verifier.approves(a, calls[a.index].arguments)) return undefined;
+    return { index: a.index, action: 'run', tier: 'approve', reason: 'approved by a person (signed decision verified)', gateId: a.gateId };
   }
 
   private async toolSpecs(agent: Agent): Promise<ToolSpec[]> {

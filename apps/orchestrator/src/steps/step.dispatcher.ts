@@ -15,9 +15,9 @@ import { contextFromTraceparent } from '@keel/telemetry';
 export class StepDispatcher {
   constructor(@Inject(Bus) private readonly bus: Bus) {}
 
-  async dispatch(taskId: string, step: number, reason: StepWork['reason'], traceparent: string | null, suffix = ''): Promise<void> {
+  async dispatch(taskId: string, step: number, reason: StepWork['reason'], traceparent: string | null, suffix = '', extra: Pick<StepWork, 'approved'> = {}): Promise<void> {
     // Validated on the way out too: a bug here must fail loudly, not feed the dead-letter store.
-    const work: StepWork = StepWorkSchema.parse({ taskId, step, reason });
+    const work: StepWork = StepWorkSchema.parse({ taskId, step, reason, ...extra });
     await this.bus.publish(Subjects.stepsRun, work, { msgId: stepMsgId(work, suffix), ctx: contextFromTraceparent(traceparent) });
   }
 }

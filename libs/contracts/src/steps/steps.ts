@@ -10,6 +10,15 @@ export const StepWorkSchema = z.object({
   taskId: z.uuid(),
   step: z.number().int().positive(),
   reason: z.enum(['start', 'next', 'resume', 'redispatch']).default('next'),
+  /**
+   * A resume after a person approved a gate carries the signed approval; the
+   * step verifies it (HMAC, arguments) and runs the call without asking the
+   * approval service again. Without it (or if it does not verify) the step asks.
+   */
+  approved: z.object({
+    gateId: z.string(), index: z.number().int().nonnegative(), revision: z.number().int().nonnegative(),
+    argsHash: z.string(), signature: z.string(), tenant: z.string(),
+  }).strict().optional(),
 }).strict();
 export type StepWork = z.infer<typeof StepWorkSchema>;
 
