@@ -84,6 +84,14 @@ describe('ApprovalDecisionsConsumer', () => {
     expect(dispatch).toHaveBeenCalledWith(taskId, 2, 'resume', null, `:${gateId}:1`, {});
   });
 
+  it('hands a decision back for a retry when the step that opened the gate has not committed its pause yet', async () => {
+    const running = { ...state, status: 'running', step: 1 } as TaskState;
+    const checkpoints = { head: jest.fn().mockResolvedValue(running), appendEvents: append } as unknown as CheckpointRepository;
+    const early = new ApprovalDecisionsConsumer({} as Bus, checkpoints, { dispatch } as unknown as StepDispatcher, { publish: () => undefined } as unknown as TaskEventsService, new DecisionVerifier({ KEEL_APPROVAL_SIGNING_KEY: KEY }, logger), logger);
+    await expect(early.onDecision(decided())).rejects.toMatchObject({ retryable: true });
+    expect(dispatch).not.toHaveBeenCalled();
+  });
+
   it('ignores messages for a task that no longer waits on that step', async () => {
     await consumer.onDecision(decided({ step: 3 }));
     expect(dispatch).not.toHaveBeenCalled();

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap } from '@nestjs/common';
-import { ApprovalDecidedSchema } from '@keel/contracts';
+import { ApprovalDecidedSchema, KeelError } from '@keel/contracts';
 import type { ApprovalDecided } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import { LOGGER } from '@keel/service-kit';
@@ -48,6 +48,10 @@ export class ApprovalDecisionsConsumer implements OnApplicationBootstrap {
 
   async onDecision(d: ApprovalDecided): Promise<void> {
     const state = await this.checkpoints.head(d.taskId);
+    if (state && state.tenant === d.tenant && state.status === 'running' && state.step === d.step - 1) {
+      // Decided before the step that opened the gate committed its pause (a fast or automated approver): try again shortly.
+      throw new KeelError('unavailable', `task ${d.taskId} has not parked step ${d.step} yet`, { retryable: true, retryAfterMs: 200 });
+    }
     if (!state || state.tenant !== d.tenant || state.status !== 'waiting_approval' || state.pending?.step !== d.step) {
       this.logger.info({ task_id: d.taskId, gate: d.gateId, kind: d.kind }, 'gate message for a task that no longer waits on it; ignoring');
       return;
