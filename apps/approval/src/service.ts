@@ -3,8 +3,7 @@ import { envInt, portSchema } from '@keel/config';
 import { SigningKeyEnvSchema } from '@keel/contracts';
 import { NatsPrincipalResolver, PrincipalResolver } from '@keel/service-kit';
 import type { ServiceDefinition } from '@keel/service-kit';
-import { Gates1764000000001 } from './migrations/1764000000001-gates';
-import { Deadlines1764000000002 } from './migrations/1764000000002-deadlines';
+import { APPROVAL_MIGRATIONS } from './migrations';
 import { ApprovalModule } from './approval.module';
 import { openApiDocument } from './openapi/openapi';
 
@@ -25,7 +24,7 @@ export const approvalEnv = z.object({
 export const approvalService: ServiceDefinition<typeof approvalEnv> = {
   name: 'approval',
   envSchema: approvalEnv,
-  migrations: [Gates1764000000001, Deadlines1764000000002],
+  migrations: APPROVAL_MIGRATIONS,
   imports: () => [ApprovalModule],
   // The orchestrator owns API keys: the shared resolver asks it on keel.v1.auth.verify (3 s timeout, 10 s cache).
   providers: [NatsPrincipalResolver, { provide: PrincipalResolver, useExisting: NatsPrincipalResolver }],

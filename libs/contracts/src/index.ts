@@ -7,7 +7,7 @@ export {
 export type { TaskStatus, TaskMode, SubmitTask, Feedback, Usage, TaskView, TaskEvent } from './tasks/tasks';
 export { TIMELINE_EVENT_LIMIT, TaskTimelineRequestSchema, TaskTimelineSchema, TaskViewSchema, TaskEventSchema } from './tasks/timeline';
 export type { TaskTimelineRequest, TaskTimeline } from './tasks/timeline';
-export { StepWorkSchema, stepMsgId } from './steps/steps';
+export { StepWorkSchema, stepMsgId, gateResumeSuffix } from './steps/steps';
 export type { StepWork } from './steps/steps';
 export {
   ToolCallSchema, ChatMessageSchema, UsageSchema, ScriptTurnSchema, ScriptSchema, ToolSpecSchema,

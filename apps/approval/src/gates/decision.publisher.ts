@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Subjects } from '@keel/contracts';
-import type { ApprovalDecided } from '@keel/contracts';
+import { gateResumeSuffix, stepMsgId, Subjects } from '@keel/contracts';
+import type { ApprovalDecided, StepWork } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import { LOGGER } from '@keel/service-kit';
+import { contextFromTraceparent } from '@keel/telemetry';
 import type { Logger } from '@keel/telemetry';
 import { GatesRepository } from './gates.repository';
 import type { Gate } from './gates.repository';
@@ -33,6 +34,7 @@ export class DecisionPublisher implements OnApplicationBootstrap, OnModuleDestro
 
   async onApplicationBootstrap(): Promise<void> {
     await this.bus.ensureStream(STREAMS.approvals);
+    await this.bus.ensureStream(STREAMS.steps);
     this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
     this.timer.unref();
   }
@@ -57,8 +59,24 @@ export class DecisionPublisher implements OnApplicationBootstrap, OnModuleDestro
     const payload: ApprovalDecided = decision === 'expired'
       ? { kind: 'expired', ...base, decision, reason: g.comment ?? 'approval timed out' }
       : { kind: 'decided', ...base, decision, decidedBy: g.decidedBy ?? 'unknown', ...(g.comment ? { comment: g.comment } : {}) };
+    if (payload.kind === 'decided' && payload.decision === 'approve') await this.publishResume(g, signature);
     await this.bus.publish(Subjects.approvalsDecided, payload, { msgId: decisionMsgId(g) });
     await this.gates.markPublished(g.id, g.revision);
+  }
+
+  /**
+   * The fast path of an approval: the resume work item goes straight to KEEL_STEPS, carrying the
+   * signed approval (the step verifies it). The orchestrator's decision consumer publishes the very
+   * same item (same msg id: JetStream keeps one), so this is only a shortcut: if it fails, nothing
+   * is lost. A resume that arrives before the step that opened the gate committed its pause waits.
+   */
+  private async publishResume(g: Gate, signature: string): Promise<void> {
+    const work: StepWork = { taskId: g.taskId, step: g.step, reason: 'resume', approved: { gateId: g.id, index: g.callIndex, revision: g.revision, argsHash: g.argsHash, signature, tenant: g.tenant } };
+    try {
+      await this.bus.publish(Subjects.stepsRun, work, { msgId: stepMsgId(work, gateResumeSuffix(g.id, g.revision)), ctx: contextFromTraceparent(g.traceparent) });
+    } catch (err) {
+      this.logger.warn({ gate: g.id, err: (err as Error).message }, 'could not publish the resume shortcut; the orchestrator resumes the task from the decision');
+    }
   }
 
   /** Publishes decisions whose first publish failed. Returns how many went out. */

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { AgentSchema, ApprovalCheckResponseSchema, ApprovalDecidedSchema, decisionSignature, Subjects, verifyDecisionSignature } from '@keel/contracts';
-import type { Agent, ApprovalCheckRequest, ApprovalDecided, Principal, ToolCall } from '@keel/contracts';
+import { AgentSchema, ApprovalCheckResponseSchema, ApprovalDecidedSchema, decisionSignature, StepWorkSchema, Subjects, verifyDecisionSignature } from '@keel/contracts';
+import type { Agent, ApprovalCheckRequest, ApprovalDecided, Principal, StepWork, ToolCall } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import { DataSource, migrate, openDatabase } from '@keel/persistence';
 import { createLogger, registry } from '@keel/telemetry';
 import { createTestDatabase, startNats, waitFor } from '@keel/testing';
 import type { TestDatabase, TestNats } from '@keel/testing';
-import { Gates1764000000001 } from '../migrations/1764000000001-gates';
-import { Deadlines1764000000002 } from '../migrations/1764000000002-deadlines';
+import { APPROVAL_MIGRATIONS } from '../migrations';
 import { ApprovalCheckResponder } from './approval-check.responder';
 import { argsHash } from './args-hash';
 import { DecisionPublisher } from './decision.publisher';
@@ -40,6 +39,7 @@ describe('approval gates on real Postgres and NATS', () => {
   let gates: GatesService;
   let hook: Server;
   const events: ApprovalDecided[] = [];
+  const resumes: StepWork[] = [];
   /** Webhook posts received, by text; the first two posts of each message fail with 503. */
   const posts = new Map<string, { attempts: number; body: { text: string; blocks: unknown[] } }>();
 
@@ -59,7 +59,7 @@ describe('approval gates on real Postgres and NATS', () => {
 
   beforeAll(async () => {
     [nats, tdb] = await Promise.all([startNats(), createTestDatabase()]);
-    db = await openDatabase({ url: tdb.url, schema: 'approval', migrations: [Gates1764000000001, Deadlines1764000000002] });
+    db = await openDatabase({ url: tdb.url, schema: 'approval', migrations: APPROVAL_MIGRATIONS });
     await migrate(db, 'approval');
     bus = await Bus.connect({ url: nats.url, service: 'approval', logger });
     orchestrator = await Bus.connect({ url: nats.url, service: 'orchestrator', logger });
@@ -92,6 +92,7 @@ describe('approval gates on real Postgres and NATS', () => {
     new ApprovalCheckResponder(bus, gates).onApplicationBootstrap();
     // Consumed from the stream the way the orchestrator does.
     await orchestrator.consume({ stream: STREAMS.approvals, durable: 'test-decisions', schema: ApprovalDecidedSchema, handler: async (d) => { events.push(d); } });
+    await orchestrator.consume({ stream: STREAMS.steps, durable: 'test-steps', schema: StepWorkSchema, handler: async (w) => { resumes.push(w); } });
   });
 
   afterAll(async () => {
@@ -147,6 +148,10 @@ describe('approval gates on real Postgres and NATS', () => {
       kind: 'decided', gateId, taskId, tenant: 'default', step: 1, index: 0, revision: 0, argsHash: hash, decision: 'approve', decidedBy: 'alice', comment: 'looks fine',
       signature: decisionSignature(KEY, { gateId, revision: 0, argsHash: hash, decision: 'approve', tenant: 'default' }),
     });
+
+    // The fast path: the resume work item, carrying the signed approval, goes straight to the step queue.
+    const [resume] = await waitFor('resume work item', () => (resumes.some((w) => w.taskId === taskId) ? resumes.filter((w) => w.taskId === taskId) : undefined));
+    expect(resume).toEqual({ taskId, step: 1, reason: 'resume', approved: { gateId, index: 0, revision: 0, argsHash: hash, signature: event.signature, tenant: 'default' } });
 
     // Key order does not matter: the hash is of canonical JSON.
     const reordered: ToolCall = { name: 'http_request', arguments: { url: call.arguments.url, method: 'POST' } };

@@ -35,6 +35,8 @@ export interface Gate {
   assignedGroup: string | null;
   /** HMAC of the decision (gateId|revision|argsHash|decision|tenant); null while pending. */
   signature: string | null;
+  /** Trace context of the step that opened the gate (its resume continues the task's trace). */
+  traceparent: string | null;
 }
 
 /** A row for the notifications outbox (a webhook post or a NATS message), written in the same transaction as the transition. */
@@ -61,7 +63,7 @@ export type ExpiryPlan =
   | { action: 'expire'; reason: string; sign: (g: Gate) => string; notify: (g: Gate) => NewNotification[] };
 
 /** What opening a gate needs: the call and the policy's answer (the rest is set by the repository). */
-export type NewGate = Pick<Gate, 'tenant' | 'taskId' | 'step' | 'callIndex' | 'agent' | 'tool' | 'arguments' | 'argsHash' | 'tier' | 'reason' | 'kind'>;
+export type NewGate = Pick<Gate, 'tenant' | 'taskId' | 'step' | 'callIndex' | 'agent' | 'tool' | 'arguments' | 'argsHash' | 'tier' | 'reason' | 'kind'> & { traceparent?: string | null };
 
 export interface AuditEntry {
   tenant: string;
@@ -85,7 +87,7 @@ type GateRow = {
   id: string; gate_key: string; tenant: string; task_id: string; step: number; call_index: number; agent: string; tool: string;
   arguments: Record<string, unknown>; args_hash: string; tier: RiskTier; reason: string; kind: GateKind; status: GateStatus;
   decided_by: string | null; comment: string | null; revision: number; published_at: Date | null; created_at: Date; decided_at: Date | null;
-  expires_at: Date | null; escalation_level: number; assigned_group: string | null; signature: string | null;
+  expires_at: Date | null; escalation_level: number; assigned_group: string | null; signature: string | null; traceparent: string | null;
 };
 
 type Queryable = { query: DataSource['query'] };
@@ -96,7 +98,7 @@ const toGate = (r: GateRow): Gate => ({
   id: r.id, gateKey: r.gate_key, tenant: r.tenant, taskId: r.task_id, step: r.step, callIndex: r.call_index, agent: r.agent, tool: r.tool,
   arguments: r.arguments, argsHash: r.args_hash, tier: r.tier, reason: r.reason, kind: r.kind, status: r.status,
   decidedBy: r.decided_by, comment: r.comment, revision: r.revision, publishedAt: r.published_at, createdAt: r.created_at, decidedAt: r.decided_at,
-  expiresAt: r.expires_at, escalationLevel: r.escalation_level, assignedGroup: r.assigned_group, signature: r.signature,
+  expiresAt: r.expires_at, escalationLevel: r.escalation_level, assignedGroup: r.assigned_group, signature: r.signature, traceparent: r.traceparent ?? null,
 });
 
 /** `review_pending`: review records nobody has looked at yet (the review queue). */
@@ -117,10 +119,10 @@ export class GatesRepository {
     const timeoutMs = g.kind === 'approve' ? opts.timeoutMs ?? null : null;
     const inserted = await this.db.transaction(async (m) => {
       const rows: GateRow[] = await m.query(
-        `INSERT INTO approval.gates (id, gate_key, tenant, task_id, step, call_index, agent, tool, arguments, args_hash, tier, reason, kind, status, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, 'pending', now() + make_interval(secs => $14::float8))
+        `INSERT INTO approval.gates (id, gate_key, tenant, task_id, step, call_index, agent, tool, arguments, args_hash, tier, reason, kind, status, expires_at, traceparent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, 'pending', now() + make_interval(secs => $14::float8), $15)
          ON CONFLICT (gate_key) DO NOTHING RETURNING *`,
-        [randomUUID(), key, g.tenant, g.taskId, g.step, g.callIndex, g.agent, g.tool, JSON.stringify(g.arguments), g.argsHash, g.tier, g.reason, g.kind, timeoutMs === null ? null : timeoutMs / 1000],
+        [randomUUID(), key, g.tenant, g.taskId, g.step, g.callIndex, g.agent, g.tool, JSON.stringify(g.arguments), g.argsHash, g.tier, g.reason, g.kind, timeoutMs === null ? null : timeoutMs / 1000, g.traceparent ?? null],
       );
       if (rows.length === 0) return undefined;
       const gate = toGate(rows[0]);

@@ -3,7 +3,7 @@ import { approvalSettings, KeelError } from '@keel/contracts';
 import type { Agent, ApprovalCheckRequest, ApprovalCheckResponse, CallDecision, Principal, ToolCall } from '@keel/contracts';
 import { AGENTS, ENV, LOGGER } from '@keel/service-kit';
 import type { Logger } from '@keel/telemetry';
-import { counter } from '@keel/telemetry';
+import { counter, traceparentOf } from '@keel/telemetry';
 import { decide } from '@keel/policy';
 import type { PolicyDecision } from '@keel/policy';
 import { argsHash } from './args-hash';
@@ -100,6 +100,8 @@ export class GatesService {
     const { gate: found, created } = await this.gates.open({
       tenant: req.tenant, taskId: req.taskId, step: req.step, callIndex: index, agent: agent.name, tool: call.name,
       arguments: call.arguments, argsHash: hash, tier: policy.tier, reason: policy.reason, kind: policy.action,
+      // The orchestrator's step is the caller: its trace context lets the resume after a decision stay in the task's trace.
+      traceparent: traceparentOf() ?? null,
     }, { timeoutMs, notify: (g) => (g.kind === 'approve' ? opened(g) : []) });
     if (found.tenant !== req.tenant) {
       throw new KeelError('conflict', `gate ${found.gateKey} belongs to another tenant`);

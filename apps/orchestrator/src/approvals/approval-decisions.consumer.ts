@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap } from '@nestjs/common';
-import { ApprovalDecidedSchema, KeelError } from '@keel/contracts';
+import { ApprovalDecidedSchema, gateResumeSuffix, KeelError } from '@keel/contracts';
 import type { ApprovalDecided } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import { LOGGER } from '@keel/service-kit';
@@ -73,7 +73,7 @@ export class ApprovalDecisionsConsumer implements OnApplicationBootstrap {
     const approved = d.kind === 'decided' && d.decision === 'approve' && d.index !== undefined
       ? { approved: { gateId: d.gateId, index: d.index, revision: d.revision, argsHash: d.argsHash, signature: d.signature, tenant: d.tenant } }
       : {};
-    await this.dispatcher.dispatch(d.taskId, d.step, 'resume', state.traceparent, d.revision === 0 ? `:${d.gateId}` : `:${d.gateId}:${d.revision}`, approved);
+    await this.dispatcher.dispatch(d.taskId, d.step, 'resume', state.traceparent, gateResumeSuffix(d.gateId, d.revision), approved);
   }
 
   /** Appended to the task's event log (durable), then published live like every other event. */

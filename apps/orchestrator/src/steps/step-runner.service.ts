@@ -111,6 +111,11 @@ export class StepRunner implements OnApplicationBootstrap {
       return;
     }
     if ((state.status === 'waiting_approval' || state.status === 'waiting_model') && work.reason !== 'resume') return;
+    // A resume (e.g. straight from the approval service after a quick decision) that arrives before the step
+    // that paused the task committed its pause: hand it back; it finds the pause (or the step done) shortly.
+    if (work.reason === 'resume' && state.status === 'running') {
+      throw new KeelError('unavailable', `step ${work.step} of task ${state.id} is still running; resume later`, { retryable: true, retryAfterMs: 200 });
+    }
 
     const agent = this.agents.get(state.agent);
     const started = performance.now();

@@ -24,3 +24,6 @@ export type StepWork = z.infer<typeof StepWorkSchema>;
 
 export const stepMsgId = (w: { taskId: string; step: number; reason?: string }, suffix = ''): string =>
   `${w.taskId}:${w.step}${w.reason === 'resume' || w.reason === 'redispatch' ? `:${w.reason}${suffix}` : ''}`;
+
+/** The msg id suffix of the resume after a gate's decision (revision > 0 after a re-open), shared by every publisher of it. */
+export const gateResumeSuffix = (gateId: string, revision: number): string => (revision === 0 ? `:${gateId}` : `:${gateId}:${revision}`);

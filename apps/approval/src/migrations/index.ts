@@ -1,0 +1,6 @@
+import { Gates1764000000001 } from './1764000000001-gates';
+import { Deadlines1764000000002 } from './1764000000002-deadlines';
+import { ResumeContext1764000000003 } from './1764000000003-resume-context';
+
+/** Every approval migration, in order (the service and the integration tests apply the same list). */
+export const APPROVAL_MIGRATIONS = [Gates1764000000001, Deadlines1764000000002, ResumeContext1764000000003];
