@@ -52,6 +52,8 @@ describe('guardrail end to end: hidden instructions in a tool output', () => {
       'guardrail: {intentMismatch: block}', '',
     ].join('\n'));
     // A creative-writing agent that accepts text a default agent would take for an injection.
+    // A deployment that treats cloud identifiers (ARNs, account ids, buckets) as sensitive too.
+    writeFileSync(join(agentsDir, 'cloud.yaml'), 'name: cloud\nmodel: scripted/default\nguardrail: {redactIdentifiers: true}\n');
     writeFileSync(join(agentsDir, 'lenient.yaml'), 'name: lenient\nmodel: scripted/default\nguardrail: {thresholds: {escalate: 1, block: 1}}\n');
     otlp = await startOtlpReceiver();
     keel = await startKeel({ agentsDir, otlpUrl: otlp.url, env: { LOG_LEVEL: 'debug' }, serviceEnv: { router: { KEEL_CAPTURE_CONTENT: 'true' } } });
@@ -120,5 +122,22 @@ describe('guardrail end to end: hidden instructions in a tool output', () => {
     const screened = (await events(lenient.id)).find((e) => e.type === 'guardrail.screened');
     expect(screened?.data).toMatchObject({ channel: 'user' });
     expect(Number(screened?.data.score)).toBeGreaterThan(0.5);
+  });
+
+  it('reports cloud identifiers in the final answer, and cuts them only for an agent that asks to', async () => {
+    const answer = 'Your reports are in arn:aws:s3:::acme-quarterly-reports.';
+    const run = async (agent: string) => {
+      const { id } = await api<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ input: 'Where are my reports?', agent, metadata: { script: [{ content: answer }] } }) });
+      return waitFor(`task ${id}`, async () => {
+        const t = await api<TaskView>(`/v1/tasks/${id}`);
+        return ['succeeded', 'failed'].includes(t.status) ? t : undefined;
+      }, 30_000, 50);
+    };
+    const plain = await run('lenient');
+    expect(plain.output).toBe(answer);
+    const screened = (await events(plain.id)).filter((e) => e.type === 'guardrail.screened' && e.data.channel === 'output');
+    expect(screened[0]?.data.categories).toEqual(expect.arrayContaining(['identifier:aws_arn']));
+    const cloud = await run('cloud');
+    expect(cloud.output).toBe('Your reports are in [REDACTED:aws_arn].');
   });
 });

@@ -32,6 +32,7 @@ export const guardrailService: ServiceDefinition<typeof guardrailEnv> = {
                   properties: {
                     text: { type: 'string' },
                     channel: { enum: ['user', 'tool_output', 'output'] },
+                    redactIdentifiers: { type: 'boolean', description: 'also cut sensitive identifiers (ARNs, account ids, buckets, OAuth client ids); by default they are only reported' },
                     thresholds: { type: 'object', description: 'injection-score thresholds replacing the defaults (block 0.8, escalate 0.5)', properties: { block: { type: 'number', minimum: 0, maximum: 1 }, escalate: { type: 'number', minimum: 0, maximum: 1 } }, additionalProperties: false },
                   },
                 },

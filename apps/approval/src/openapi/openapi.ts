@@ -50,6 +50,19 @@ export const openApiDocument: Record<string, unknown> = {
         },
       },
     },
+    '/v1/approvals/stream': {
+      get: {
+        summary: 'Server-Sent Events for the console: the pending count and a change mark, pushed when they change (read with fetch and the Bearer header); roles approver, viewer',
+        responses: { '200': { description: 'text/event-stream: `event: pending` with {pending, version} at once and on every change; `event: unauthorized` when the key is revoked', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(401, 403) },
+      },
+    },
+    '/v1/approvals/{id}/timeline': {
+      get: {
+        summary: "The gated task's context for the console: the task and its newest events (from the orchestrator over keel.v1.tasks.timeline), plus traceUrl when KEEL_JAEGER_URL is set; roles approver, viewer",
+        parameters: [idParam],
+        responses: { '200': { description: '{task, events, gate, traceUrl} (traceUrl null without KEEL_JAEGER_URL)' }, ...errors(401, 403, 404) },
+      },
+    },
     '/v1/approvals/{id}': { get: { summary: 'One approval; roles approver, viewer', parameters: [idParam], responses: { '200': approval, ...errors(401, 403, 404) } } },
     '/v1/approvals/{id}/decision': {
       post: {
