@@ -136,4 +136,18 @@ describe('Bus on a real nats-server', () => {
     await bus.publish(def.subjects[0], { n: 2 });
     await waitFor('second consumer', () => done.includes('b2'));
   });
+
+  it('lets a request already being handled answer before close drains the connection', async () => {
+    const server = await Bus.connect({ url: nats.url, service: 'test', logger });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    let started = false;
+    server.serve({ subject: 'test.slow', schema: Item, handler: async (d) => { started = true; await gate; return { doubled: d.n * 2 }; } });
+    const answer = bus.request('test.slow', { n: 21 }, z.object({ doubled: z.number() }), { timeoutMs: 5_000 });
+    await waitFor('handler started', () => started);
+    const closing = server.close(5_000);
+    setTimeout(release, 200);
+    await expect(answer).resolves.toEqual({ doubled: 42 });
+    await closing;
+  });
 });

@@ -78,6 +78,8 @@ const requested = histogram('keel_request_seconds', 'Request/reply round trip se
 export class Bus {
   private readonly consumptions = new Set<Consumption>();
   private readonly subscriptions: Subscription[] = [];
+  /** Request handlers running now: a shutdown lets them answer before NATS and Postgres close under them. */
+  private readonly requestsInFlight = new Set<Promise<void>>();
 
   private constructor(
     readonly nc: NatsConnection,
@@ -229,7 +231,9 @@ export class Bus {
           this.opts.logger.error({ err }, `subscription to ${spec.subject} failed`);
           return;
         }
-        void this.handleRequest(spec, msg);
+        const running = this.handleRequest(spec, msg);
+        this.requestsInFlight.add(running);
+        void running.finally(() => this.requestsInFlight.delete(running));
       },
     });
     this.subscriptions.push(sub);
@@ -346,10 +350,17 @@ export class Bus {
     return letter;
   }
 
-  /** Stops pulling, waits for in-flight handlers (up to timeoutMs), hands back the rest, then drains. */
+  /**
+   * Stops pulling, waits for in-flight handlers (up to timeoutMs), hands back the rest; stops taking
+   * requests and lets the ones already taken answer (a request cut off by the shutdown would reach its
+   * caller as an error, or as nothing at all), then drains.
+   */
   async close(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     await Promise.all([...this.consumptions].map((c) => c.stop(timeoutMs)));
-    for (const s of this.subscriptions) s.unsubscribe();
+    await Promise.all(this.subscriptions.map((s) => s.drain().catch(() => s.unsubscribe())));
+    const left = Math.max(0, deadline - Date.now());
+    await Promise.race([Promise.allSettled([...this.requestsInFlight]), new Promise((r) => setTimeout(r, left).unref())]);
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 
