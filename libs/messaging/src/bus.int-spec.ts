@@ -142,7 +142,7 @@ describe('Bus on a real nats-server', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => { release = r; });
     let started = false;
-    server.serve({ subject: 'test.slow', schema: Item, handler: async (d) => { started = true; await gate; return { doubled: d.n * 2 }; } });
+    server.serve({ subject: 'test.slow', queue: 'test', schema: Item, handler: async (d) => { started = true; await gate; return { doubled: d.n * 2 }; } });
     const answer = bus.request('test.slow', { n: 21 }, z.object({ doubled: z.number() }), { timeoutMs: 5_000 });
     await waitFor('handler started', () => started);
     const closing = server.close(5_000);
