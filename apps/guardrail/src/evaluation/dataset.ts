@@ -99,14 +99,17 @@ export interface Confusion {
   tn: number;
 }
 
+/** Counts one prediction into `c`. */
+export function tally(c: Confusion, actual: boolean, predicted: boolean): void {
+  if (actual && predicted) c.tp++;
+  else if (!actual && predicted) c.fp++;
+  else if (actual) c.fn++;
+  else c.tn++;
+}
+
 export function confusion(items: Iterable<{ actual: boolean; predicted: boolean }>): Confusion {
   const c: Confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
-  for (const { actual, predicted } of items) {
-    if (actual && predicted) c.tp++;
-    else if (!actual && predicted) c.fp++;
-    else if (actual && !predicted) c.fn++;
-    else c.tn++;
-  }
+  for (const { actual, predicted } of items) tally(c, actual, predicted);
   return c;
 }
 

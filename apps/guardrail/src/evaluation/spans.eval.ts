@@ -17,7 +17,8 @@ import { normalise, toOriginalSpan } from '../screening/normalise';
 import { detectPii } from '../screening/pii.detector';
 import type { PiiType } from '../screening/pii.detector';
 import { detectSecrets } from '../screening/secrets.detector';
-import { formatTable, prf, readJsonl } from './dataset';
+import { formatTable, prf, readJsonl, tally } from './dataset';
+import type { Confusion, Prf } from './dataset';
 
 export interface GoldSpan {
   start: number;
@@ -120,15 +121,8 @@ export const IDENTIFIER_RULE_TYPES: readonly string[] = [
   'Age Recipient (X25519 public key)',
 ];
 
-export interface RowMetrics {
+export interface RowMetrics extends Confusion, Prf {
   rows: number;
-  tp: number;
-  fp: number;
-  fn: number;
-  tn: number;
-  precision: number;
-  recall: number;
-  f1: number;
 }
 
 export interface SecretTypeMetrics {
@@ -291,10 +285,7 @@ export function scoreSecrets(rows: readonly SecretRow[], file: string): SecretsE
   const identifierRules: RowMetrics = { ...all };
   const count = (c: RowMetrics, actual: boolean, predicted: boolean): void => {
     c.rows++;
-    if (actual && predicted) c.tp++;
-    else if (actual) c.fn++;
-    else if (predicted) c.fp++;
-    else c.tn++;
+    tally(c, actual, predicted);
   };
   for (const row of rows) {
     const matches = detectSecrets(normalise(row.text).clean.text);

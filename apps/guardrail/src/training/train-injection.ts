@@ -27,9 +27,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { argValue, fpr as fprOf, prf, readJsonl, REPO_ROOT, resolveDataDir, sourceFamily } from '../evaluation/dataset';
+import { argValue, fpr as fprOf, prf, readJsonl, REPO_ROOT, resolveDataDir, sourceFamily, tally } from '../evaluation/dataset';
 export { sourceFamily } from '../evaluation/dataset';
-import type { InjectionRow } from '../evaluation/dataset';
+import type { Confusion, InjectionRow, Prf } from '../evaluation/dataset';
 import { injectionProbability, quantiseWeights, scoreSegments } from '../screening/injection.classifier';
 import type { ChannelThresholds, InjectionModel, InjectionModelFile } from '../screening/injection.classifier';
 import { FEATURE_BUCKETS, FEATURE_SPEC, featurise } from '../screening/injection.features';
@@ -399,17 +399,10 @@ export function chooseThreshold(scored: readonly { p: number; ruleFlag: boolean;
   return Math.min(0.995, Math.max(0.05, t));
 }
 
-export interface ChannelMetrics {
+export interface ChannelMetrics extends Confusion, Prf {
   n: number;
   attacks: number;
   benign: number;
-  tp: number;
-  fp: number;
-  fn: number;
-  tn: number;
-  precision: number;
-  recall: number;
-  f1: number;
   fpr: number;
   /** Recall per attack label. */
   recallByLabel: Record<string, number>;
@@ -423,10 +416,7 @@ export interface ChannelMetrics {
 
 
 function metricsAt(scored: readonly Scored[], t: number): ChannelMetrics {
-  let tp = 0;
-  let fp = 0;
-  let fn = 0;
-  let tn = 0;
+  const c: Confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
   const byLabel = new Map<string, { hit: number; n: number }>();
   let rTp = 0;
   let rFp = 0;
@@ -442,10 +432,7 @@ function metricsAt(scored: readonly Scored[], t: number): ChannelMetrics {
     if (attack) b.attacks++;
     if (flagged) b.flagged++;
     if (s.p >= t) b.classifier++;
-    if (attack && flagged) tp++;
-    else if (!attack && flagged) fp++;
-    else if (attack) fn++;
-    else tn++;
+    tally(c, attack, flagged);
     if (attack) {
       const b = byLabel.get(s.doc.row.label) ?? { hit: 0, n: 0 };
       b.n++;
@@ -458,10 +445,11 @@ function metricsAt(scored: readonly Scored[], t: number): ChannelMetrics {
       if (s.p >= t) cFp++;
     }
   }
+  const { tp, fp, fn, tn } = c;
   const attacks = tp + fn;
   const benign = fp + tn;
   return {
-    n: scored.length, attacks, benign, tp, fp, fn, tn,
+    n: scored.length, attacks, benign, ...c,
     ...prf(tp, fp, fn),
     fpr: fprOf(fp, tn),
     recallByLabel: Object.fromEntries([...byLabel].map(([k, b]) => [k, b.hit / b.n])),
