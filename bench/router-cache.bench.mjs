@@ -15,7 +15,7 @@ const require = createRequire(import.meta.url);
 const dist = join(HERE, '../apps/router/dist/cache');
 let mod;
 try {
-  mod = { ...require(join(dist, 'response-cache.js')), ...require(join(dist, 'local-embedding.js')) };
+  mod = { ...require(join(dist, 'response-cache.js')), ...require(join(HERE, '../libs/text/dist/index.js')) };
 } catch (err) {
   console.error(`cannot load ${dist} (build first: node tools/build-quiet.mjs): ${err.message}`);
   process.exit(1);

@@ -1,6 +1,6 @@
 import type { ChatMessage } from '@keel/contracts';
 import { costUsd, priceFor } from '../pricing/price-table';
-import { countPromptTokens } from '../usage/token-counter';
+import { countPromptTokens } from '@keel/text';
 import { DEFAULT_MAX_OUTPUT_TOKENS, estimateCost } from './estimate';
 
 describe('pre-request estimate', () => {

@@ -1,7 +1,7 @@
 import type { ChatMessage, ToolSpec } from '@keel/contracts';
 import { DEFAULT_PRICES, quote } from '../pricing/price-table';
 import type { PriceTable } from '../pricing/price-table';
-import { countPromptTokens } from '../usage/token-counter';
+import { countPromptTokens } from '@keel/text';
 
 /**
  * Output tokens assumed for a call before it is made. The reply's length is

@@ -1,5 +1,5 @@
 import { parseEnv } from '@keel/config';
-import { LOCAL_EMBEDDING_MODEL, localEmbed } from './local-embedding';
+import { LOCAL_EMBEDDING_MODEL, localEmbed } from '@keel/text';
 import { cacheEnv, createEmbedder, OpenAiEmbedder } from './openai-embedding';
 import type { FetchLike } from './openai-embedding';
 

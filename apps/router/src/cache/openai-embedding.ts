@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { envInt } from '@keel/config';
-import { l2Normalise, LocalEmbedder } from './local-embedding';
-import type { Embedder, Embedding } from './local-embedding';
+import { l2Normalise, LocalEmbedder } from '@keel/text';
+import type { Embedder, Embedding } from '@keel/text';
 
 /** Environment of the response cache; the integrator merges it into `routerEnv`. */
 export const cacheEnv = z.object({

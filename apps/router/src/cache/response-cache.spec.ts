@@ -1,7 +1,7 @@
 import type { ChatMessage, CompleteResponse, ToolSpec } from '@keel/contracts';
 import type { CacheableRequest, CacheScope } from './cache-key';
-import type { Embedder } from './local-embedding';
-import { LocalEmbedder } from './local-embedding';
+import type { Embedder } from '@keel/text';
+import { LocalEmbedder } from '@keel/text';
 import { ResponseCache, SemanticGroup } from './response-cache';
 
 const tools: ToolSpec[] = [{ name: 'calculator', description: 'arithmetic', parameters: { type: 'object' } }];

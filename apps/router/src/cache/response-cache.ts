@@ -3,8 +3,8 @@ import type { CompleteResponse } from '@keel/contracts';
 import type { DataSource } from '@keel/persistence';
 import { cacheKeys } from './cache-key';
 import type { CacheableRequest, CacheKeys, CacheScope } from './cache-key';
-import { LocalEmbedder } from './local-embedding';
-import type { Embedder, Embedding } from './local-embedding';
+import { LocalEmbedder } from '@keel/text';
+import type { Embedder, Embedding } from '@keel/text';
 
 /**
  * Exact and semantic response cache.

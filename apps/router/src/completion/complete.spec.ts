@@ -3,7 +3,7 @@ import type { CompleteRequest, ScriptTurn } from '@keel/contracts';
 import type { ModelProvider } from '../providers/provider';
 import { ScriptedProvider } from '../providers/scripted.provider';
 import { RetryPolicy } from '../retries/retry-policy';
-import { countOutputTokens, countPromptTokens } from '../usage/token-counter';
+import { countOutputTokens, countPromptTokens } from '@keel/text';
 import { complete } from './complete';
 import type { CompleteDeps, CompleteFailureDetails } from './complete';
 

@@ -8,7 +8,7 @@ import { SCRIPTED_PROVIDER_ID } from '../providers/scripted.provider';
 import type { RetryPolicy } from '../retries/retry-policy';
 import { raceAbort } from '../retries/timers';
 import type { Sleep } from '../retries/timers';
-import { countOutputTokens, countPromptTokens } from '../usage/token-counter';
+import { countOutputTokens, countPromptTokens } from '@keel/text';
 
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 60_000;
 

@@ -14,7 +14,7 @@ import { CircuitBreakers } from '@keel/resilience';
 import type { BreakerState } from '@keel/resilience';
 import { routedComplete } from '../routing/routed-complete';
 import { candidateModels, planRoute } from '../routing/route-plan';
-import { countPromptTokens } from '../usage/token-counter';
+import { countPromptTokens } from '@keel/text';
 import { BudgetAccountant } from '../budgets/budget-accountant.service';
 import { AnomalyGuard } from '../anomaly/anomaly.guard';
 import { RESPONSE_CACHE } from '../cache/response-cache.provider';
