@@ -8,6 +8,9 @@ import { AuthVerifyResponder } from './auth/auth-verify.responder';
 import { DbPrincipalResolver } from './auth/db-principal.resolver';
 import { CheckpointRepository } from './checkpoints/checkpoint.repository';
 import { TaskEventsService } from './events/task-events.service';
+import { MemoryHttpController } from './memory/memory.http.controller';
+import { MemoryRepository } from './memory/memory.repository';
+import { MemoryService } from './memory/memory.service';
 import { PeersClient } from './peers/peers.client';
 import { StepDispatcher } from './steps/step.dispatcher';
 import { StepRunner } from './steps/step-runner.service';
@@ -21,11 +24,12 @@ import { TasksMessageController } from './tasks/tasks.message.controller';
 import { TasksService } from './tasks/tasks.service';
 
 @Module({
-  controllers: [TasksHttpController],
+  controllers: [TasksHttpController, MemoryHttpController],
   providers: [
     AuthVerifyResponder,
     TaskRepository, TasksService, TasksMessageController, TaskWatchdog, CancellationRegistry, QueueMetrics, TaskTimelineResponder,
     CheckpointRepository, TaskEventsService, PeersClient, StepDispatcher, StepRunner, DecisionVerifier, ApprovalDecisionsConsumer, BatchSettledConsumer,
+    MemoryRepository, MemoryService,
   ],
 })
 export class OrchestratorModule {}

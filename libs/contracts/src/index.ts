@@ -32,6 +32,6 @@ export type { Role, Principal, VerifyKeyResponse } from './auth/auth';
 export { DEAD_LETTER_REASONS, DeadLetterSchema } from './dead-letters/dead-letters';
 export type { DeadLetter } from './dead-letters/dead-letters';
 export {
-  AgentSchema, AgentToolSchema, RoutingSchema, AgentApprovalsSchema, DEFAULT_APPROVALS, approvalSettings, DEFAULT_LIMITS, HttpToolSchema, ToolRetrySchema, RESERVED_TOOL_NAMES, TOOL_NAME_PATTERN, HTTP_TOOL_METHODS,
+  AgentSchema, AgentToolSchema, RoutingSchema, AgentApprovalsSchema, DEFAULT_APPROVALS, approvalSettings, DEFAULT_LIMITS, HttpToolSchema, ToolRetrySchema, RESERVED_TOOL_NAMES, TOOL_NAME_PATTERN, HTTP_TOOL_METHODS, AgentMemorySchema, DEFAULT_MEMORY,
 } from './agents/agents';
-export type { Agent, AgentTool, Routing, HttpTool, ToolRetry, AgentApprovals } from './agents/agents';
+export type { Agent, AgentTool, Routing, HttpTool, ToolRetry, AgentApprovals, AgentMemory } from './agents/agents';

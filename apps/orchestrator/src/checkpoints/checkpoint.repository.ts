@@ -13,6 +13,8 @@ export interface TaskState {
   mode: TaskMode;
   input: string;
   metadata: Record<string, unknown>;
+  /** Set when the task continues a conversation (memory). */
+  conversationId: string | null;
   step: number;
   modelCalls: number;
   transcript: ChatMessage[];
@@ -51,13 +53,37 @@ export interface StepCommit {
   finished?: boolean;
   /** Write-ahead of a model turn: only if no runner recorded a turn for this step already. */
   expectNoPending?: boolean;
+  /** A conversation task's answer: its turns and the facts they state join memory in the same statement. */
+  remember?: MemoryWrite;
+}
+
+/** What a finished conversation task adds to memory (memory/memory.service.ts builds it). */
+export interface MemoryWrite {
+  userKey: string;
+  conversationId: string;
+  /** User turn, then assistant turn; content stored by hash in `messages`. */
+  turns: { message: ChatMessage & { role: 'user' | 'assistant' }; embedding: ArrayLike<number> }[];
+  facts: { key: string; content: string; embedding: ArrayLike<number> }[];
+}
+
+/** A vector as a Postgres array literal (unnest of a 2-D array would flatten it). */
+const vectorLiteral = (v: ArrayLike<number>): string => `{${Array.from(v, (x) => Number(x.toFixed(6))).join(',')}}`;
+
+function memoryParams(m: MemoryWrite | undefined): unknown[] {
+  const turns = m?.turns ?? [];
+  const facts = m?.facts ?? [];
+  return [
+    turns.map((t) => messageHash(t.message)), turns.map((t) => JSON.stringify(t.message)), m?.userKey ?? null, m?.conversationId ?? null,
+    turns.map((t) => t.message.role), turns.map((t) => vectorLiteral(t.embedding)),
+    facts.map((f) => f.key), facts.map((f) => f.content), facts.map((f) => vectorLiteral(f.embedding)),
+  ];
 }
 
 export const messageHash = (m: ChatMessage): string => createHash('sha256').update(JSON.stringify(m)).digest('hex');
 
 type StateRow = {
   id: string; tenant: string; user_id: string | null; agent: string; status: TaskStatus; mode: TaskMode; input: string;
-  metadata: Record<string, unknown>; step: number; model_calls: number; pending: PendingTurn | null;
+  metadata: Record<string, unknown>; conversation_id: string | null; step: number; model_calls: number; pending: PendingTurn | null;
   traceparent: string | null; deadline_at: Date; created_at: Date; transcript: ChatMessage[];
 };
 
@@ -68,7 +94,7 @@ export class CheckpointRepository {
   /** One round trip: the task row and its transcript in order. */
   async load(taskId: string): Promise<TaskState | null> {
     const rows = await preparedQuery<StateRow>(this.db, 'keel_load_task',
-      `SELECT t.id, t.tenant, t.user_id, t.agent, t.status, t.mode, t.input, t.metadata, t.step, t.model_calls, t.pending,
+      `SELECT t.id, t.tenant, t.user_id, t.agent, t.status, t.mode, t.input, t.metadata, t.conversation_id, t.step, t.model_calls, t.pending,
               t.traceparent, t.deadline_at, t.created_at,
               COALESCE((SELECT json_agg(m.content ORDER BY tm.idx)
                           FROM orchestrator.task_messages tm
@@ -81,7 +107,7 @@ export class CheckpointRepository {
     if (!r) return null;
     return {
       id: r.id, tenant: r.tenant, userId: r.user_id, agent: r.agent, status: r.status, mode: r.mode, input: r.input,
-      metadata: r.metadata, step: r.step, modelCalls: r.model_calls, transcript: r.transcript, pending: r.pending,
+      metadata: r.metadata, conversationId: r.conversation_id, step: r.step, modelCalls: r.model_calls, transcript: r.transcript, pending: r.pending,
       traceparent: r.traceparent, deadlineAt: new Date(r.deadline_at), createdAt: new Date(r.created_at),
     };
   }
@@ -130,6 +156,22 @@ export class CheckpointRepository {
          INSERT INTO orchestrator.task_events (task_id, seq, type, data)
          SELECT t.id, t.ev_base + x.ord, x.type, x.data FROM t, unnest($14::text[], $15::jsonb[]) WITH ORDINALITY AS x(type, data, ord)
          RETURNING task_id, seq, type, data, at
+       ), mm AS (
+         INSERT INTO orchestrator.messages (tenant, hash, content)
+         SELECT t.tenant, x.hash, x.content FROM t, unnest($20::text[], $21::jsonb[]) AS x(hash, content)
+          WHERE NOT x.hash = ANY($12::text[])
+         ON CONFLICT DO NOTHING
+       ), mt AS (
+         INSERT INTO orchestrator.memory_items (tenant, user_key, kind, conversation_id, role, hash, embedding, task_id)
+         SELECT t.tenant, $22, 'turn', $23, x.role, x.hash, x.embedding::real[], t.id
+           FROM t, unnest($24::text[], $20::text[], $25::text[]) WITH ORDINALITY AS x(role, hash, embedding, ord)
+          ORDER BY x.ord
+         ON CONFLICT DO NOTHING
+       ), mf AS (
+         INSERT INTO orchestrator.memory_items (tenant, user_key, kind, hash, content, embedding, task_id)
+         SELECT t.tenant, $22, 'fact', x.hash, x.content, x.embedding::real[], t.id
+           FROM t, unnest($26::text[], $27::text[], $28::text[]) AS x(hash, content, embedding)
+         ON CONFLICT DO NOTHING
        )
        SELECT (SELECT count(*)::int FROM t) AS committed,
               (SELECT json_agg(json_build_object('taskId', task_id, 'seq', seq, 'type', type, 'data', data, 'at', at) ORDER BY seq) FROM e) AS events`,
@@ -138,6 +180,7 @@ export class CheckpointRepository {
         c.error ? JSON.stringify(c.error) : null, c.pending ? JSON.stringify(c.pending) : null,
         c.modelCalls ?? 0, c.usage?.inputTokens ?? 0, c.usage?.outputTokens ?? 0, c.usage?.costUsd ?? 0,
         hashes, contents, types, datas, c.finished ?? false, c.expectStep, c.expectStatus, c.expectNoPending ?? false,
+        ...memoryParams(c.remember),
       ],
     );
     return { committed: rows[0].committed === 1, events: rows[0].events ?? [] };

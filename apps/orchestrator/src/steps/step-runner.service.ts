@@ -15,6 +15,8 @@ import { CheckpointRepository } from '../checkpoints/checkpoint.repository';
 import type { NewEvent, StepCommit, TaskState } from '../checkpoints/checkpoint.repository';
 import { TaskStateCache } from '../checkpoints/task-state.cache';
 import { TaskEventsService } from '../events/task-events.service';
+import { MEMORY_RULE } from '../memory/context-assembler';
+import { MemoryService } from '../memory/memory.service';
 import { PeersClient } from '../peers/peers.client';
 import { CancellationRegistry, TaskCancelled } from './cancellation.registry';
 import { checkRepetition, earlierOccurrences, loopHint, NO_PROGRESS_OCCURRENCES } from './loop-detector';
@@ -75,6 +77,7 @@ export class StepRunner implements OnApplicationBootstrap {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(ENV) private readonly env: StepRunnerEnv,
     @Inject(DecisionVerifier) private readonly verifier: DecisionVerifier,
+    @Inject(MemoryService) private readonly memory: MemoryService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -156,6 +159,8 @@ export class StepRunner implements OnApplicationBootstrap {
           taskSteps.observe({ agent: state.agent, status: result.status }, result.step);
           taskDuration.observe({ agent: state.agent, status: result.status }, (Date.now() - state.createdAt.getTime()) / 1000);
         }
+        // A conversation's new turn may push older ones out of the window: fold them into its summary (off the task's path).
+        if (result.status === 'succeeded' && result.remember && agent) void this.memory.refreshSummary(state, agent, result.step);
         if (result.next === 'dispatch') {
           this.cache.put({
             ...state, step: result.step, status: 'running', pending: null,
@@ -194,8 +199,9 @@ export class StepRunner implements OnApplicationBootstrap {
       if (verdict.verdict === 'block' || verdict.verdict === 'escalate') {
         return this.finish(step, 'failed', { error: { code: 'input_blocked', message: `the input was blocked by the guardrail (${verdict.categories.join(', ') || 'policy'})` } }, events);
       }
-      // Agents with tools read untrusted tool output: the system prompt states the spotlighting rule.
-      const system = agent.tools.length > 0 ? `${agent.systemPrompt}\n\n${SPOTLIGHT_RULE}` : agent.systemPrompt;
+      // Untrusted data in the prompt (tool output, remembered turns): the system prompt states how it is marked.
+      const rules = [...(agent.tools.length > 0 ? [SPOTLIGHT_RULE] : []), ...(state.conversationId ? [MEMORY_RULE] : [])];
+      const system = [agent.systemPrompt, ...rules].join('\n\n');
       newMessages.push({ role: 'system', content: system }, { role: 'user', content: verdict.redacted ?? state.input });
     }
 
@@ -211,7 +217,9 @@ export class StepRunner implements OnApplicationBootstrap {
     } else {
       this.cancellation.checkpoint(state.id);
       try {
-        const messages = [...state.transcript, ...newMessages];
+        const transcript = [...state.transcript, ...newMessages];
+        // A conversation task's prompt: its transcript with memory fitted around it, within the context budget.
+        const messages = state.conversationId ? await this.memory.assemble(state, agent, transcript, this.toolsForModel(agent, specs), events) : transcript;
         const answered = state.mode === 'batch'
           ? await this.batchTurn(state, agent, step, messages, stepDeadline, specs, events)
           : await this.callModel(state, agent, step, messages, stepDeadline, specs);
@@ -244,7 +252,9 @@ export class StepRunner implements OnApplicationBootstrap {
       }
       const output = verdict.redacted ?? turn.content ?? '';
       newMessages.push({ role: 'assistant', content: output });
-      return this.finish(step, 'succeeded', { output, ...booked(), messages: newMessages }, events);
+      const userTurn = [...state.transcript, ...newMessages].find((m) => m.role === 'user')?.content ?? state.input;
+      const remember = this.memory.remember(state, userTurn, output);
+      return this.finish(step, 'succeeded', { output, ...booked(), messages: newMessages, ...(remember ? { remember } : {}) }, events);
     }
 
     const calls: Required<ToolCall>[] = turn.toolCalls.map((c, i) => ({ ...c, id: c.id ?? `call_${step}_${i}`, arguments: c.arguments ?? {} }));
@@ -452,14 +462,18 @@ export class StepRunner implements OnApplicationBootstrap {
 
   private completeRequest(state: TaskState, agent: Agent, step: number, messages: ChatMessage[], deadline: number, specs: ToolSpec[]): CompleteRequest {
     const script = this.scriptFor(state, agent);
-    // The scripted model needs no schemas; real providers get name, description and parameters.
-    const tools = agent.model.startsWith('scripted/') ? [] : specs.map(({ name, description, parameters }) => ({ name, description, parameters }));
+    const tools = this.toolsForModel(agent, specs);
     return {
       taskId: state.id, tenant: state.tenant, agent: agent.name, step, model: agent.model, messages, tools,
       script, scriptCursor: state.modelCalls, deadline,
       ...(state.userId ? { userId: state.userId } : {}),
       ...(typeof state.metadata?.taskType === 'string' ? { taskType: state.metadata.taskType.slice(0, 100) } : {}),
     };
+  }
+
+  /** The scripted model needs no schemas; real providers get name, description and parameters. */
+  private toolsForModel(agent: Agent, specs: ToolSpec[]): ToolSpec[] {
+    return agent.model.startsWith('scripted/') ? [] : specs.map(({ name, description, parameters }) => ({ name, description, parameters }));
   }
 
   /** `metadata.script` of the task wins over the agent's script (design.md: the scripted provider takes either). */

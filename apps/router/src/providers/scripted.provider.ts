@@ -37,8 +37,10 @@ export class ScriptedProvider implements ModelProvider {
 
     const toolCalls = withIds(turn.toolCalls ?? [], firstCallNumber(script.turns, index));
     const result: ProviderResult = {
-      // `reply: "echo"` answers with the prompt; it wins over a scripted `content`.
-      content: turn.reply === 'echo' ? renderPrompt(input.messages, input.tools) : (turn.content ?? null),
+      // `reply` ("echo": the prompt; "summary": an extractive summary) wins over a scripted `content`.
+      content: turn.reply === 'echo' ? renderPrompt(input.messages, input.tools)
+        : turn.reply === 'summary' ? extractiveSummary(input.messages)
+          : (turn.content ?? null),
       toolCalls,
       finishReason: toolCalls.length > 0 ? 'tool_calls' : 'stop',
     };
@@ -46,6 +48,26 @@ export class ScriptedProvider implements ModelProvider {
     if (turn.confidence !== undefined) result.confidence = turn.confidence;
     return result;
   }
+}
+
+/** Words kept from the first sentence of each line: enough for a fact, short enough to compress. */
+const SUMMARY_WORDS = 30;
+
+/**
+ * `reply: "summary"`: a deterministic stand-in for a summarising model, so memory
+ * summaries work on the scripted model. The first sentence (at most 30 words) of
+ * each non-empty line of the last user message, markup lines (`<…>`) skipped.
+ */
+export function extractiveSummary(messages: ProviderCall['messages']): string {
+  const last = [...messages].reverse().find((m) => m.role === 'user');
+  const lines = (last?.content ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !/^<[^>]*>$/.test(l));
+  return lines
+    .map((line) => {
+      const sentence = line.split(/(?<=[.!?。！？])\s/u)[0];
+      const words = sentence.split(/\s+/);
+      return words.length > SUMMARY_WORDS ? `${words.slice(0, SUMMARY_WORDS).join(' ')} …` : sentence;
+    })
+    .join('\n');
 }
 
 function requireScript(script: ScriptContext | undefined): ScriptContext {

@@ -167,6 +167,37 @@ export const RoutingSchema = z.object({
 }).strict();
 export type Routing = z.output<typeof RoutingSchema>;
 
+/** Defaults of an agent's conversation memory (apps/orchestrator/README.md, "Memory"). */
+export const DEFAULT_MEMORY = {
+  contextTokens: 8_000,
+  window: 20,
+  summaryEvery: 10,
+  summaryTokens: 400,
+  retrieveTopK: 5,
+  minSimilarity: 0.2,
+  factTokens: 600,
+} as const;
+
+/**
+ * Conversation memory for tasks submitted with a `conversationId`: the prompt
+ * is assembled within `contextTokens` by priority (system, task, working
+ * memory, facts, retrieved turns, summary, recent turns); the last `window`
+ * turns are sent as they are, older ones are summarised `summaryEvery` turns
+ * at a time through the router with `summaryModel` (default: the agent's
+ * model), and past turns and user facts are retrieved by similarity.
+ */
+export const AgentMemorySchema = z.object({
+  contextTokens: z.number().int().min(256, 'contextTokens is at least 256').max(2_000_000).default(DEFAULT_MEMORY.contextTokens),
+  window: z.number().int().min(0).max(1_000).default(DEFAULT_MEMORY.window),
+  summaryEvery: z.number().int().min(1).max(1_000).default(DEFAULT_MEMORY.summaryEvery),
+  summaryTokens: z.number().int().min(0).max(100_000).default(DEFAULT_MEMORY.summaryTokens),
+  summaryModel: z.string().regex(/^[a-z0-9_-]+\/.+$/, 'model ids are provider/model, e.g. openai/gpt-4o-mini').optional(),
+  retrieveTopK: z.number().int().min(0).max(100).default(DEFAULT_MEMORY.retrieveTopK),
+  minSimilarity: z.number().min(-1).max(1).default(DEFAULT_MEMORY.minSimilarity),
+  factTokens: z.number().int().min(0).max(100_000).default(DEFAULT_MEMORY.factTokens),
+}).strict();
+export type AgentMemory = z.output<typeof AgentMemorySchema>;
+
 export const AgentSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'name is lowercase letters, digits, - and _'),
   description: z.string().optional(),
@@ -195,5 +226,7 @@ export const AgentSchema = z.object({
   approvals: AgentApprovalsSchema.optional(),
   /** Turns for the `scripted` model when the task brings no `metadata.script`. */
   script: ScriptSchema.optional(),
+  /** Conversation memory (used by tasks with a conversationId); DEFAULT_MEMORY when absent. */
+  memory: AgentMemorySchema.default(DEFAULT_MEMORY),
 }).passthrough();
 export type Agent = z.output<typeof AgentSchema>;

@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'cancelled'
   | 'tool_unavailable'
   | 'budget_exceeded'
+  | 'context_overflow'
   | 'internal';
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {

@@ -31,7 +31,8 @@ export const ScriptTurnSchema = z.object({
     z.object({ timeout: z.literal(true) }).strict(),
     z.object({ malformed: z.literal(true) }).strict(),
   ]).optional(),
-  reply: z.literal('echo').optional(),
+  /** `echo`: answer with the prompt it was given; `summary`: a deterministic extractive summary of the last user message (memory summaries on the scripted model). */
+  reply: z.enum(['echo', 'summary']).optional(),
   latencyMs: z.number().int().nonnegative().max(600_000).optional(),
   usage: UsageSchema.optional(),
   confidence: z.number().min(0).max(1).optional(),

@@ -1,0 +1,37 @@
+import { Controller, Delete, Get, Inject, Param, Req } from '@nestjs/common';
+import { KeelError } from '@keel/contracts';
+import { RequireRoles } from '@keel/service-kit';
+import type { AuthedRequest } from '@keel/service-kit';
+import { MemoryService } from './memory.service';
+import type { ForgetReport, UserMemoryExport } from './memory.repository';
+
+const USER_ID = /^.{1,200}$/su;
+
+/**
+ * A user's memory, for data-subject requests: export everything Keel
+ * remembers about them, or delete it (right to be forgotten). Admins of the
+ * tenant only; another tenant's user is simply not there.
+ */
+@Controller('v1/memory/users')
+export class MemoryHttpController {
+  constructor(@Inject(MemoryService) private readonly memory: MemoryService) {}
+
+  @Get(':userId')
+  @RequireRoles('admin')
+  export(@Req() req: AuthedRequest, @Param('userId') userId: string): Promise<UserMemoryExport> {
+    return this.memory.exportUser(req.principal!.tenant, checked(userId));
+  }
+
+  /** 200 with what was deleted, per table; 409 while a task of the user is unfinished (nothing is deleted then). */
+  @Delete(':userId')
+  @RequireRoles('admin')
+  async forget(@Req() req: AuthedRequest, @Param('userId') userId: string): Promise<{ userId: string; deleted: ForgetReport }> {
+    const deleted = await this.memory.forgetUser(req.principal!.tenant, checked(userId));
+    return { userId, deleted };
+  }
+}
+
+function checked(userId: string): string {
+  if (!USER_ID.test(userId)) throw new KeelError('invalid_request', 'userId is 1-200 characters (as given in userId on POST /v1/tasks)');
+  return userId;
+}

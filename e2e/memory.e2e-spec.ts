@@ -1,0 +1,171 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import type { TaskView } from '@keel/contracts';
+import { startKeel, waitFor } from '@keel/testing';
+import type { KeelStack } from '@keel/testing';
+
+interface MemoryExport {
+  facts: { content: string }[];
+  conversations: { conversationId: string; turns: { role: string; content: string }[] }[];
+}
+interface ContextEvent {
+  tokens: number;
+  kept: { facts: number; retrieved: number; summary: boolean; recent: number };
+  dropped: { facts: number; retrieved: number; summary: boolean; recent: number };
+}
+
+/** The scripted model's `echo` answers with the whole prompt: the test reads what memory put into it. */
+const ECHO = { script: [{ reply: 'echo' }] };
+/** Datamarking (orchestrator/steps/spotlight.ts): remembered text reaches the prompt with its spaces marked. */
+const marked = (s: string) => s.replace(/[ \t\u00a0]+/g, '\u02c6');
+
+/**
+ * Conversation memory through the whole stack: a long conversation stays
+ * within its context budget (counted independently by the router's tokenizer)
+ * and still carries a fact from its first turn; memory never crosses users or
+ * tenants; deleting a user leaves nothing of them in any table.
+ */
+describe('memory end to end (five processes)', () => {
+  let keel: KeelStack;
+  let db: Client;
+  const otherTenantKey = `keel_other_${randomUUID()}`;
+  const viewerKey = `keel_viewer_${randomUUID()}`;
+
+  const call = async <T = Record<string, unknown>>(path: string, init: RequestInit = {}, key = keel.apiKey) => {
+    const res = await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' } });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+  const exportOf = async (userId: string, key = keel.apiKey) => call<MemoryExport>(`/v1/memory/users/${userId}`, {}, key);
+  const run = async (body: Record<string, unknown>, key = keel.apiKey): Promise<TaskView> => {
+    const { status, body: created } = await call<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ agent: 'remember', metadata: ECHO, ...body }) }, key);
+    expect(status).toBe(202);
+    return waitFor(`task ${created.id}`, async () => {
+      const t = (await call<TaskView>(`/v1/tasks/${created.id}`, {}, key)).body;
+      return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(t.status) ? t : undefined;
+    }, 30_000, 20);
+  };
+  const events = async (id: string, type: string) =>
+    (await db.query<{ data: ContextEvent }>('SELECT data FROM orchestrator.task_events WHERE task_id = $1 AND type = $2 ORDER BY seq', [id, type])).rows.map((r) => r.data);
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-memory-e2e-'));
+    const agents = join(dir, 'agents');
+    mkdirSync(agents);
+    writeFileSync(join(agents, 'remember.yaml'), [
+      'name: remember',
+      'model: scripted/default',
+      'systemPrompt: You are a travel assistant.',
+      'memory: {contextTokens: 1200, window: 6, summaryEvery: 4, summaryTokens: 120, retrieveTopK: 3, factTokens: 200}',
+      '',
+    ].join('\n'));
+    // 200 turns in a few seconds is far above any user's baseline: the router's anomaly pause would (rightly) stop it.
+    keel = await startKeel({ agentsDir: agents, env: { KEEL_ANOMALY_MIN_TOKENS_PER_MIN: '100000000' } });
+    db = new Client({ connectionString: keel.db.url });
+    await db.connect();
+    const hash = (k: string) => createHash('sha256').update(k).digest('hex');
+    await db.query(`INSERT INTO orchestrator.api_keys (id, tenant, role, name, prefix, key_hash) VALUES ($1, 'other', 'admin', 'other', 'keel_oth', $2), ($3, 'default', 'viewer', 'viewer', 'keel_vie', $4)`,
+      [randomUUID(), hash(otherTenantKey), randomUUID(), hash(viewerKey)]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await db?.end();
+    await keel?.stop();
+  });
+
+  it('a 200-turn conversation keeps every prompt within budget and still knows turn 1\'s fact at turn 200', async () => {
+    const conversationId = `trip-${randomUUID()}`;
+    const fact = 'My favourite colour is teal.';
+    const first = await run({ conversationId, userId: 'ada', input: `${fact} Please help me plan a trip to Lisbon.` });
+    expect(first.status).toBe('succeeded');
+    let last: TaskView = first;
+    for (let turn = 2; turn <= 200; turn++) {
+      last = await run({ conversationId, userId: 'ada', input: `Turn ${turn}: what should I pack for day ${turn % 7} of the trip, given the weather ${turn % 3 === 0 ? 'is rainy' : 'is sunny'}?` });
+      expect({ turn, status: last.status, error: last.error }).toEqual({ turn, status: 'succeeded', error: null });
+      // The router counts the prompt it was sent with its own tokenizer: the budget held.
+      expect(last.usage.inputTokens).toBeLessThanOrEqual(1200);
+    }
+    expect(last.output).toContain(marked(fact));
+    const [context] = await events(last.id, 'memory.context');
+    expect(context.tokens).toBeLessThanOrEqual(1200);
+    expect(context.kept.facts).toBeGreaterThanOrEqual(1);
+    expect(context.kept.summary).toBe(true);
+    // The window's turns (each an echoed prompt of ~1,000 tokens) do not all fit: what was left out is recorded.
+    expect(context.dropped.recent).toBeGreaterThan(0);
+    expect(context.kept.recent + context.dropped.recent).toBe(6);
+    // Older turns were folded into the summary as they left the window.
+    const summary = await db.query('SELECT summary, through_id FROM orchestrator.memory_summaries WHERE tenant = $1 AND user_key = $2 AND conversation_id = $3', ['default', 'ada', conversationId]);
+    expect(summary.rows).toHaveLength(1);
+    expect(Number(summary.rows[0].through_id)).toBeGreaterThan(300);
+    const summarised = await db.query(`SELECT count(*)::int AS n FROM orchestrator.task_events e JOIN orchestrator.tasks t ON t.id = e.task_id WHERE t.conversation_id = $1 AND e.type = 'memory.summarised'`, [conversationId]);
+    expect(summarised.rows[0].n).toBeGreaterThanOrEqual(40);
+    // Turns are stored once: each task adds two turn rows whose text lives in the content-addressed messages.
+    const turns = await db.query(`SELECT count(*)::int AS n FROM orchestrator.memory_items WHERE user_key = 'ada' AND conversation_id = $1 AND kind = 'turn'`, [conversationId]);
+    expect(turns.rows[0].n).toBe(400);
+  }, 300_000);
+
+  it('memory never crosses users or tenants, even with the same conversation id or user id', async () => {
+    const conversationId = `shared-${randomUUID()}`;
+    const told = await run({ conversationId, userId: 'alice', input: 'My favourite fruit is mango. Remember that.' });
+    expect(told.status).toBe('succeeded');
+    const alice = await run({ conversationId, userId: 'alice', input: 'Which fruit do I like?' });
+    expect(alice.output).toContain(marked('My favourite fruit is mango.'));
+
+    const bobSameConversation = await run({ conversationId, userId: 'bob', input: 'Which fruit do I like? mango?' });
+    const bobOwn = await run({ conversationId: `bob-${randomUUID()}`, userId: 'bob', input: 'Which fruit do I like? mango?' });
+    const anonymous = await run({ conversationId, input: 'Which fruit do I like? mango?' });
+    const otherTenant = await run({ conversationId, userId: 'alice', input: 'Which fruit do I like? mango?' }, otherTenantKey);
+    for (const t of [bobSameConversation, bobOwn, anonymous, otherTenant]) {
+      expect(t.status).toBe('succeeded');
+      expect(t.output).not.toContain(marked('favourite fruit'));
+      expect(t.output).not.toContain('favourite fruit');
+    }
+    // The other tenant's admin cannot read alice of tenant default.
+    const exported = await exportOf('alice', otherTenantKey);
+    expect(exported.status).toBe(200);
+    expect(JSON.stringify(exported.body)).not.toContain('mango. Remember');
+  }, 120_000);
+
+  it('export shows a user\'s memory; delete removes it from every table, keeps other users\' data, and is admin-only', async () => {
+    const conversationId = `forget-${randomUUID()}`;
+    const secretFact = `My dog's name is Biscuit${Math.floor(Math.random() * 1e7)}.`;
+    for (const input of [`${secretFact} Keep it in mind.`, 'I live in Porto.', 'Which city should I visit next?']) {
+      const t = await run({ conversationId, userId: 'carol', input });
+      expect({ input, status: t.status, error: t.error }).toEqual({ input, status: 'succeeded', error: null });
+    }
+    // Another user says the same sentence: the shared message must survive carol's deletion.
+    await run({ conversationId: `dave-${randomUUID()}`, userId: 'dave', input: 'I live in Porto.' });
+
+    const exported = await exportOf('carol');
+    expect(exported.status).toBe(200);
+    const body = exported.body;
+    expect(body.facts.map((f) => f.content)).toEqual(expect.arrayContaining([secretFact, 'I live in Porto.']));
+    expect(body.conversations[0].turns.length).toBe(6);
+
+    expect((await call('/v1/memory/users/carol', { method: 'DELETE' }, viewerKey)).status).toBe(403);
+    const deleted = await call<{ deleted: { tasks: number } }>('/v1/memory/users/carol', { method: 'DELETE' });
+    expect(deleted.status).toBe(200);
+    expect(deleted.body.deleted.tasks).toBe(3);
+
+    // Nothing of carol anywhere in the orchestrator's schema.
+    const tables = (await db.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'orchestrator' AND table_type = 'BASE TABLE'`)).rows.map((r) => r.table_name as string);
+    expect(tables).toEqual(expect.arrayContaining(['memory_items', 'memory_summaries', 'messages', 'tasks', 'task_messages', 'task_events']));
+    for (const table of tables) {
+      const hits = await db.query(`SELECT count(*)::int AS n FROM orchestrator.${table} x WHERE x::text LIKE $1 OR x::text LIKE $2`, [`%${secretFact.slice(-10, -1)}%`, '%"carol"%']);
+      expect({ table, n: hits.rows[0].n }).toEqual({ table, n: 0 });
+    }
+    const userRows = await db.query(`SELECT (SELECT count(*) FROM orchestrator.memory_items WHERE user_key = 'carol')::int AS items, (SELECT count(*) FROM orchestrator.tasks WHERE user_id = 'carol')::int AS tasks`);
+    expect(userRows.rows[0]).toEqual({ items: 0, tasks: 0 });
+    // dave's copy of the shared sentence is intact.
+    const dave = (await exportOf('dave')).body;
+    expect(dave.facts.map((f) => f.content)).toContain('I live in Porto.');
+    expect(dave.conversations[0].turns[0].content).toBe('I live in Porto.');
+
+    // carol starts again: nothing is remembered.
+    const after = await run({ conversationId, userId: 'carol', input: 'Which city should I visit next?' });
+    expect(after.output).not.toContain('Biscuit');
+    expect(after.output).not.toContain('Porto');
+  }, 120_000);
+});
