@@ -27,7 +27,7 @@ const HEXA = '0123456789abcdef';
 
 const OPENAI = 'sk-' + 'proj-' + 'Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z';
 const ANTHROPIC = 'sk-ant-' + 'api03-' + 'Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe';
-const AWS = 'AKIA' + 'IOSFODNN7EXAMPLE';
+const AWS = 'AKIA' + 'ZR4TQW7ML2XN5HVB';
 const GITHUB = 'ghp_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8';
 const SLACK = 'xoxb-' + '1234567890-0987654321-AbCdEfGhIjKl';
 const GOOGLE = 'AIza' + 'SyD4x9-Qm2Lk8Jh7Gf6Ds5Aa4Zx3Cv2Bn1M';
@@ -261,6 +261,29 @@ describe('detectSecrets: provider formats without a prefix', () => {
     expect(found(`okta_api_token = 00${'x'.repeat(40)}`)).toEqual([]);
     expect(found(`okta_api_token = 00-${'a'.repeat(15)}-${'a'.repeat(23)}`)).toEqual([]);
   });
+
+  it('does not take a hand-typed Okta value with an alphabet or digit sequence under an Okta name', () => {
+    const q = rand(1001);
+    const typed = '00' + q(12, B64URL) + '-ABCDEFGHIJ-' + q(17, B64URL);
+    expect(found(`okta_api_token = ${typed}`)).toEqual([]);
+    expect(found(`OKTA_TOKEN: 00${q(14, B64URL)}1234567890${q(16, B64URL)}`)).toEqual([]);
+    const token = '00' + q(40, B64URL);
+    expect(found(`okta_api_token = ${token}`)).toEqual([`okta_api_token:${token}`]);
+  });
+
+  it("skips AWS's published documentation keys (…EXAMPLE / …EXAMPLEKEY) in every layer", () => {
+    const docId = 'AKIA' + 'IOSFODNN7' + 'EXAMPLE';
+    const docSecret = 'wJalrXUtnFEMI/K7MDENG/' + 'bPxRfiCY' + 'EXAMPLEKEY';
+    expect(found(`aws ${docId}`)).toEqual([]);
+    expect(found(`[default]\naws_access_key_id = ${docId}\naws_secret_access_key = ${docSecret}`)).toEqual([]);
+    expect(found(`{"AccessKeyId": "${docId}", "SecretAccessKey": "${docSecret}"}`)).toEqual([]);
+    expect(found(`api_token: ${docSecret}`)).toEqual([]);
+    // Same shape, not the documentation suffix: a key.
+    const q = rand(1002);
+    const keyId = 'AKIA' + q(16, BASE32);
+    const secret = q(40, B64);
+    expect(found(`aws_access_key_id = ${keyId}\naws_secret_access_key = ${secret}`)).toEqual([`aws_access_key_id:${keyId}`, `aws_secret_access_key:${secret}`]);
+  });
 });
 
 describe('detectSecrets: tool and build-file credentials', () => {
@@ -271,11 +294,51 @@ describe('detectSecrets: tool and build-file credentials', () => {
     expect(found(`systemProp.gradle.wrapperPassword=${pw}`)).toEqual([`password:${pw}`]);
   });
 
-  it('leaves Gradle placeholders and variables alone', () => {
-    for (const v of ["'password'", '"SOME_PASSWORD"', '"changeme"', '"$repoPassword"', '"${repoPassword}"', '"xxxx"']) {
+  it('takes any literal in a Gradle credentials block (a slot), even a weak one, but not interpolation', () => {
+    // A repository login: whatever string stands there is the password, however guessable.
+    for (const v of ['admin123', 'changeme', 'DEPLOY_PASS', "pa$$w0rd"]) {
+      expect(found(`credentials {\n  username 'deployer'\n  password '${v}'\n}`)).toEqual([`gradle_credentials:${v}`]);
+    }
+    // Groovy/Kotlin "$x" and "${x}" are expressions; xxx, <...> and *** are template syntax.
+    for (const v of ['"$repoPassword"', '"${repoPassword}"', '"pre${suffix}"', '"xxxx"', "'<password>'", "'****'"]) {
       expect(found(`credentials {\n  username "deployer"\n  password ${v}\n}`)).toEqual([]);
     }
     expect(found('credentials {\n  username = System.getenv("REPO_USER")\n  password = providers.gradleProperty("repoPassword").get()\n}')).toEqual([]);
+  });
+
+  it('takes the literal assigned to a PHPMailer / SwiftMailer SMTP password, not a variable', () => {
+    const q = rand(1003);
+    const pw = 'Sm' + q(8);
+    expect(found(`$mail->Host = 'smtp.example.org';\n$mail->Password   = '${pw}';`)).toEqual([`password:${pw}`]);
+    expect(found(`$transport->setPassword("${pw}");`)).toEqual([`password:${pw}`]);
+    expect(found("$mail->Password = 'changeme';")).toEqual(['password:changeme']);
+    for (const t of ["$mail->Password = $config['smtp_pass'];", '$mail->Password = "$smtpPass";', "$mail->Password = getenv('SMTP_PASS');", "$mail->Password = '';"]) {
+      expect(found(t)).toEqual([]);
+    }
+  });
+
+  it('takes literal XML password elements (Maven settings.xml, Hibernate properties), not templates', () => {
+    const q = rand(1004);
+    const pw = 'Mv' + q(10);
+    expect(found(`<server>\n  <id>internal</id>\n  <username>deployer</username>\n  <password>${pw}</password>\n</server>`)).toEqual([`password:${pw}`]);
+    expect(found(`<property name="hibernate.connection.password">${pw}</property>`)).toEqual([`password:${pw}`]);
+    expect(found(`<keyStorePassword>${pw}</keyStorePassword>`)).toEqual([`password:${pw}`]);
+    expect(found(`<wsse:Password>${pw}</wsse:Password>`)).toEqual([`password:${pw}`]);
+    // Maven property references, Maven's {…} encrypted form, empty elements and other elements are not passwords.
+    for (const t of ['<password>${env.REPO_PASSWORD}</password>', `<password>{${q(20, B64)}=}</password>`, '<password></password>', '<passwordPolicy>strict</passwordPolicy>',
+      '<resetPassword>Reset your password</resetPassword>', '<string name="password">Password</string>']) {
+      expect(found(t)).toEqual([]);
+    }
+  });
+
+  it('takes the plain-text literal given to PowerShell ConvertTo-SecureString, not a variable', () => {
+    const q = rand(1005);
+    const pw = 'Ss' + q(10);
+    expect(found(`$sec = ConvertTo-SecureString '${pw}' -AsPlainText -Force`)).toEqual([`password:${pw}`]);
+    expect(found(`ConvertTo-SecureString -String "${pw}" -AsPlainText -Force`)).toEqual([`password:${pw}`]);
+    for (const t of ['ConvertTo-SecureString $env:SVC_PASS -AsPlainText -Force', 'ConvertTo-SecureString "$plain" -AsPlainText -Force', '$secure = Read-Host -AsSecureString | ConvertTo-SecureString']) {
+      expect(found(t)).toEqual([]);
+    }
   });
 
   it('finds literal passwords given to PsExec, Connect-VIServer and ODBC, but not variables', () => {
@@ -333,6 +396,16 @@ describe('detectSecrets: identifiers', () => {
       'https://storage.googleapis.com', 'https://storage.googleapis.com/storage/v1/b/x/o', 'CNAME c.storage.googleapis.com', 's3://${BUCKET}/key', 'gs://{bucket}/x']) {
       expect(found(t)).toEqual([]);
     }
+  });
+
+  it('does not report buckets named under a documentation domain (RFC 2606 / 6761)', () => {
+    for (const t of ['https://assets.example.com.storage.googleapis.com/logo.png', 'gsutil cp x gs://media.example.org/x', 'aws s3 ls s3://logs.staging.test/',
+      'https://s3.amazonaws.com/files.example/a.txt', 'https://backups.example.net.s3.amazonaws.com/db.gz']) {
+      expect(found(t)).toEqual([]);
+    }
+    // A look-alike that is not reserved is a real domain.
+    expect(identifiers('https://assets.example-corp.com.storage.googleapis.com/logo.png')).toEqual(['gcs_bucket:assets.example-corp.com']);
+    expect(identifiers('aws s3 ls s3://logs.testing-team/')).toEqual(['s3_bucket:logs.testing-team']);
   });
 
   it('reports Shopify store domains, OAuth client ids, env-file usernames and age recipients', () => {

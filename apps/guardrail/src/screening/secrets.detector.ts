@@ -7,8 +7,11 @@
  *    JWTs, password hashes, webhook URLs with their secret path.
  * 2. Credential slots: places where whatever stands there is a credential — the password of a
  *    URL (`postgres://u:p@h`), `Password=` in an ODBC/ADO.NET/JDBC connection string,
- *    `-p`/`--password` on a command line, `NetworkCredential(user, pass)`, netrc, `curl -u u:p`.
- *    Only template syntax (`${X}`, `<pass>`, `%PASS%`, `***`) is skipped there.
+ *    `-p`/`--password` on a command line, `NetworkCredential(user, pass)`, netrc, `curl -u u:p`,
+ *    a Gradle `credentials { password '…' }` block, PHPMailer's `$mail->Password = '…'`, an XML
+ *    `<password>…</password>` element (Maven settings.xml, datasources), PowerShell's
+ *    `ConvertTo-SecureString '…' -AsPlainText`. Only template syntax (`${X}`, `<pass>`, `%PASS%`,
+ *    `***`, `$var`) is skipped there, so a weak literal such as `password 'admin'` is reported.
  * 3. Named values: `NAME = value` / `"NAME": "value"` / `NAME: value` / `env('NAME', 'value')`
  *    where NAME mentions a password, secret, token or key. Password and secret names take any
  *    literal that is not a placeholder or an expression; token and key names need a value that
@@ -19,7 +22,10 @@
  * 4. Identifiers (`kind: 'identifier'`): sensitive names that grant nothing by themselves — ARNs,
  *    AWS account ids, S3/GCS bucket names, Shopify store domains, OAuth client ids, usernames in env
  *    files, age recipients. They run last and never take a span a credential holds; screen()
- *    reports them and redacts them only when the request asks (`redactIdentifiers`).
+ *    reports them and redacts them only when the request asks (`redactIdentifiers`). Bucket names
+ *    under a documentation domain (RFC 2606/6761: example.com, *.example, *.test, ...) are skipped.
+ *
+ * Every layer skips AWS's published documentation keys (`…EXAMPLE`, `…EXAMPLEKEY`).
  */
 
 import { buildGateIndex } from './gate.scan';
@@ -91,6 +97,27 @@ function notPlaceholder(v: string): boolean {
 function slotValue(v: string): boolean {
   return v.length >= 3 && !TEMPLATE.test(v) && !/^(.)\1+$/.test(v);
 }
+
+/** A slot value in a double-quoted string of a language that interpolates `$` there (Groovy, Kotlin,
+ * PHP, PowerShell): `"$pass"`, `"${cfg.pass}"`, `"pre$suffix"` are expressions, not literals. */
+function interpolatedSlot(v: string, text: string, start: number): boolean {
+  return text[start - 1] === '"' && v.includes('$');
+}
+
+// AWS documentation writes every example key with an EXAMPLE suffix (AKIAIOSFODNN7EXAMPLE,
+// wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY); gitleaks and others allowlist the same shape. A real key
+// id ends in "EXAMPLE" with probability 32^-7, so this costs no real key.
+const AWS_DOC_EXAMPLE = /^(?:(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{9}EXAMPLE|[A-Za-z0-9/+]{30}EXAMPLEKEY)$/;
+
+/** A value published in vendor documentation as an example: it grants nothing anywhere. */
+function publishedExample(v: string): boolean {
+  return v.length >= 20 && AWS_DOC_EXAMPLE.test(v);
+}
+
+// Documentation names (RFC 2606 and RFC 6761): example.com/.org/.net and the reserved TLDs .example,
+// .test, .invalid, .localhost. No one can own them (GCS even requires domain verification for a
+// dotted bucket name), so a bucket named under one is a documentation example.
+const DOC_DOMAIN = /(?:^|\.)example\.(?:com|org|net)$|\.(?:example|test|invalid|localhost)$/i;
 
 // The user of the password just before it is `anonymous` (ftp://anonymous:x@, `login anonymous
 // password x`, `user = "anonymous"; password = "x"`).
@@ -246,7 +273,9 @@ const RULES: readonly SecretRule[] = [
   { type: 'salesforce_token', group: 0, gate: ['00d'], pattern: /(?<![A-Za-z0-9])00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{80,}/g },
   { type: 'okta_api_token', group: 1, gate: ['ssws'], pattern: /\bSSWS\s+([A-Za-z0-9_-]{40,44})(?![A-Za-z0-9_-])/g },
   // Okta API tokens: "00" + 40 base64url characters, under an Okta name (the `SSWS` header is above).
-  { type: 'okta_api_token', group: 1, gate: ['okta'], pattern: /okta[A-Za-z0-9_.-]{0,40}?["'`]?[ \t]*(?::|=>|:=|=)\s*["'`]?(00[A-Za-z0-9_-]{40})(?![A-Za-z0-9_-])/gi, check: (v) => entropy(v.slice(2)) >= 3.5 },
+  // Found by name rather than by a fixed format, so like other named values it must look random:
+  // enough entropy and no alphabet or digit sequence (`…ABCDEFGHIJ…`, `…123456…`) typed in by hand.
+  { type: 'okta_api_token', group: 1, gate: ['okta'], pattern: /okta[A-Za-z0-9_.-]{0,40}?["'`]?[ \t]*(?::|=>|:=|=)\s*["'`]?(00[A-Za-z0-9_-]{40})(?![A-Za-z0-9_-])/gi, check: (v) => entropy(v.slice(2)) >= 3.5 && !looksMadeUp(v.slice(2)) },
   { type: 'dynatrace_token', group: 0, gate: ['dt0'], pattern: /dt0[a-z]\d{2}\.[A-Z0-9]{24}\.[A-Z0-9]{64}/g },
   { type: 'doppler_token', group: 0, gate: ['dp.'], pattern: re(`${START}dp\\.(?:pt|ct|sa|scim|audit|st(?:\\.[a-z0-9_-]{2,35})?)\\.[A-Za-z0-9]{40,44}${END}`) },
   { type: 'vault_token', group: 0, gate: ['hvs.', 'hvb.', 'hvr.', 's.caes', 'b.aaaaaq'], pattern: re(`${START}(?:hv[sbr]\\.[A-Za-z0-9_-]{90,}|s\\.CAES[A-Za-z0-9_-]{50,}|b\\.AAAAAQ[A-Za-z0-9_-]{100,})${END}`) },
@@ -316,11 +345,30 @@ const RULES: readonly SecretRule[] = [
   { type: 'password', group: -1, gate: ['password'], pattern: /\bpassword\s+(?:for|of)\s+(?:the\s+)?(?:user|account|login)\s+["']?[^\s"']{1,64}["']?\s+is\s+(?:"([^"\n]{3,64})"|'([^'\n]{3,64})'|([^\s"'.,;]{3,64}))/gi, check: (v) => notPlaceholder(v) && v.length >= 4 },
   { type: 'dotnet_credentials', group: 1, gate: ['networkcredential'], pattern: /NetworkCredential\(\s*"[^"\n]*"\s*,\s*"([^"\n]{3,128})"/g, check: slotValue },
   { type: 'dotnet_credentials', group: 1, gate: ['directoryentry'], pattern: /DirectoryEntry\(\s*"[^"\n]*"\s*,\s*"[^"\n]*"\s*,\s*"([^"\n]{3,128})"/g, check: slotValue },
-  // Gradle `credentials { username '…'; password '…' }` (Groovy or Kotlin DSL) with a literal password.
-  { type: 'gradle_credentials', group: -1, gate: ['credentials'], pattern: /\bcredentials\s*(?:\([^()\n]*\)\s*)?\{[^{}]{0,400}?\bpassword\s*=?\s*(?:"([^"\n]{3,128})"|'([^'\n]{3,128})')/g, check: (v) => !v.includes('$') && passwordLiteral(v, 'password', true, true) },
+  // Gradle `credentials { username '…'; password '…' }` (Groovy or Kotlin DSL): a repository login, so
+  // a slot — any string literal is the password (even `'password'`); Groovy/Kotlin `"$x"` interpolation is not.
+  { type: 'gradle_credentials', group: -1, gate: ['credentials'], pattern: /\bcredentials\s*(?:\([^()\n]*\)\s*)?\{[^{}]{0,400}?\bpassword\s*=?\s*(?:"([^"\n]{3,128})"|'([^'\n]{3,128})')/g, check: (v, text, start) => slotValue(v) && !interpolatedSlot(v, text, start) },
+  // PHPMailer / SwiftMailer SMTP login in PHP: `$mail->Password = '…'`, `->setPassword('…')` (their
+  // spelling, case-sensitive; other `->password` properties go through the named-value layer). The
+  // property is the SMTP password whatever literal is assigned; `"$x"` is PHP interpolation.
+  { type: 'password', group: -1, gate: ['->password', '->setpassword'], pattern: /\$\w+->(?:Password\s*=|setPassword\s*\()\s*(?:"([^"\n]{3,128})"|'([^'\n]{3,128})')/g, check: (v, text, start) => slotValue(v) && !interpolatedSlot(v, text, start) && !anonymousLogin(text, start) },
+  // XML password elements: Maven settings.xml `<server><password>…</password>`, JBoss/WildFly datasources,
+  // Hibernate/Spring `<property name="…password">…</property>`. Maven's `{…}` encrypted form and `${…}` are template syntax.
+  { type: 'password', group: -1, gate: ['password>', 'password"', "password'"], pattern: /<[\w.:-]*password>([^<>\n]{3,128})(?=<\/[\w.:-]*password>)|<property\s+name=["'][\w.-]*password["']\s*>([^<>\n]{3,128})(?=<\/property>)/gi, check: xmlPasswordSlot },
+  // PowerShell turns a plain-text literal into a credential: `ConvertTo-SecureString '…' -AsPlainText`.
+  { type: 'password', group: -1, gate: ['convertto-securestring'], pattern: /ConvertTo-SecureString\s+(?:-String\s+)?(?:"([^"\n]{3,128})"|'([^'\n]{3,128})')(?=\s+-AsPlainText)/gi, check: (v, text, start) => slotValue(v) && !interpolatedSlot(v, text, start) },
   { type: 'terraform_default_secret', group: 1, gate: ['variable'], pattern: /\bvariable\s+"[^"\n]*(?:pass|secret|token|key)[^"\n]*"\s*\{[^}]{0,200}?\bdefault\s*=\s*"([^"\n]{8,256})"/gi, check: (v) => tokenLike(v, true) },
   { type: 'dotnet_config_secret', group: 1, gate: ['<add'], pattern: /<add\s+key="[^"]*(?:password|pwd|secret|token|apikey|api_key)[^"]*"\s+value="([^"]{3,256})"/gi, check: slotValue },
 ];
+
+/** The text of an XML password element or property: not template syntax, and not a UI label
+ * element such as `<resetPassword>Reset password</resetPassword>` (same deny words as named values). */
+function xmlPasswordSlot(v: string, text: string, start: number): boolean {
+  if (!slotValue(v) || /^\s|\s$/.test(v)) return false;
+  const head = /(?:<([\w.:-]*)password>|name=["']([\w.-]*)password["']\s*>)$/i.exec(text.slice(Math.max(0, start - 120), start));
+  const prefix = (head?.[1] ?? head?.[2] ?? '').replace(/[_.:-]$/, '');
+  return !NAME_PREFIX_DENY.test(lastWord(prefix));
+}
 
 /** `-p value` is a password for psexec/docker/mysql-like commands, not for `mkdir -p dir` or `ssh -p 22`. */
 function cliFlagFits(v: string, text: string, start: number): boolean {
@@ -353,6 +401,11 @@ function clientIdValue(v: string): boolean {
   return literalName(v) && /\d/.test(v) && /[A-Za-z]/.test(v) && !looksMadeUp(v) && entropy(v) >= 3;
 }
 
+/** A bucket name that is not a documentation example (a name under a reserved documentation domain). */
+function realBucket(v: string): boolean {
+  return !DOC_DOMAIN.test(v);
+}
+
 const S3_REGION = '(?:[.-](?:dualstack|accelerate|website|external-1|[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\\d))*';
 const BUCKET = '[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]';
 
@@ -362,14 +415,14 @@ const IDENTIFIER_RULES: readonly SecretRule[] = [
   { type: 'aws_arn', group: 0, gate: ['arn:aws'], pattern: /\barn:aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?:[a-z0-9-]{2,}:[a-z0-9-]*:(?:\d{12})?:[^\s"'`<>\\]*[^\s"'`<>\\.,;:)\]]/g },
   { type: 'aws_account_id', group: 1, gate: ['account'], pattern: /\baws[ _.-]?account[ _.-]?(?:id|number|no)?["'`]?[ \t]*(?::|=>|:=|=)[ \t]*["'`]?(\d{12}|\d{4}-\d{4}-\d{4})(?![\d-])/gi },
   // S3 buckets: virtual-hosted (<bucket>.s3[.region].amazonaws.com), path style (s3[.region].amazonaws.com/<bucket>), s3:// URIs.
-  { type: 's3_bucket', group: 1, gate: ['amazonaws.com'], pattern: re(`(?<![a-z0-9.-])(${BUCKET})\\.s3${S3_REGION}\\.amazonaws\\.com(?:\\.cn)?(?![a-z0-9-])`) },
+  { type: 's3_bucket', group: 1, gate: ['amazonaws.com'], pattern: re(`(?<![a-z0-9.-])(${BUCKET})\\.s3${S3_REGION}\\.amazonaws\\.com(?:\\.cn)?(?![a-z0-9-])`), check: realBucket },
   // (not the S3 XML namespace, s3.amazonaws.com/doc/2006-03-01/, found in every S3 API response)
-  { type: 's3_bucket', group: 1, gate: ['amazonaws.com'], pattern: re(`(?<![a-z0-9.-])s3${S3_REGION}\\.amazonaws\\.com(?:\\.cn)?/(?!doc/\\d{4}-)(${BUCKET})(?![a-z0-9_-])`) },
-  { type: 's3_bucket', group: 1, gate: ['s3://', 's3a://', 's3n://'], pattern: re(`\\bs3[an]?://(${BUCKET})(?![A-Za-z0-9_{$-])`) },
+  { type: 's3_bucket', group: 1, gate: ['amazonaws.com'], pattern: re(`(?<![a-z0-9.-])s3${S3_REGION}\\.amazonaws\\.com(?:\\.cn)?/(?!doc/\\d{4}-)(${BUCKET})(?![a-z0-9_-])`), check: realBucket },
+  { type: 's3_bucket', group: 1, gate: ['s3://', 's3a://', 's3n://'], pattern: re(`\\bs3[an]?://(${BUCKET})(?![A-Za-z0-9_{$-])`), check: realBucket },
   // Cloud Storage buckets: <bucket>.storage.googleapis.com, storage.googleapis.com/<bucket> (not the JSON API paths), gs:// URIs.
-  { type: 'gcs_bucket', group: 1, gate: ['storage.googleapis.com'], pattern: /(?<![a-z0-9._-])([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])\.storage\.googleapis\.com(?![a-z0-9-])/g },
-  { type: 'gcs_bucket', group: 1, gate: ['storage.googleapis.com', 'storage.cloud.google.com'], pattern: /(?<![a-z0-9.-])storage\.(?:googleapis|cloud\.google)\.com\/(?!(?:storage|upload|batch|download)\/)([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?![a-z0-9_-])/g },
-  { type: 'gcs_bucket', group: 1, gate: ['gs://'], pattern: /\bgs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?![A-Za-z0-9_{$-])/g },
+  { type: 'gcs_bucket', group: 1, gate: ['storage.googleapis.com'], pattern: /(?<![a-z0-9._-])([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])\.storage\.googleapis\.com(?![a-z0-9-])/g, check: realBucket },
+  { type: 'gcs_bucket', group: 1, gate: ['storage.googleapis.com', 'storage.cloud.google.com'], pattern: /(?<![a-z0-9.-])storage\.(?:googleapis|cloud\.google)\.com\/(?!(?:storage|upload|batch|download)\/)([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?![a-z0-9_-])/g, check: realBucket },
+  { type: 'gcs_bucket', group: 1, gate: ['gs://'], pattern: /\bgs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?![A-Za-z0-9_{$-])/g, check: realBucket },
   { type: 'shopify_domain', group: 1, gate: ['myshopify.com'], pattern: /(?<![a-z0-9.-])((?:[a-z0-9][a-z0-9-]*\.)*[a-z0-9][a-z0-9-]*)\.myshopify\.com(?![a-z0-9-])/gi, check: (v) => v.toLowerCase() !== 'www' },
   // OAuth client ids: Google's format, GitHub App / OAuth App ids, and values named client id / consumer key / <provider> id.
   { type: 'oauth_client_id', group: 0, gate: ['.apps.googleusercontent.com'], pattern: /(?<![A-Za-z0-9-])\d{6,}-[a-z0-9]{32}\.apps\.googleusercontent\.com/g },
@@ -495,7 +548,7 @@ function scanNamedValues(text: string, found: SecretMatch[]): void {
     if (kind === 'password') ok = passwordLiteral(value, name, quoted, configLine) && (quoted || configLine || op === '=' || /[\d\W]/.test(value)) && !anonymousLogin(text, s);
     else if (kind === 'secret') ok = tokenLike(value, true) || ((quoted || configLine) && passwordLiteral(value, name, quoted, configLine) && value.length >= 6 && !looksMadeUp(value));
     else ok = tokenLike(value, /token|secret|api[_-]?key|apikey|access[_-]?key/i.test(name));
-    if (!ok) continue;
+    if (!ok || publishedExample(value)) continue;
     const valueStart = text.indexOf(value, v.index + v[1].length + 1);
     if (valueStart < 0) continue;
     const valueEnd = valueStart + value.length;
@@ -536,6 +589,7 @@ function scanRandomTokens(text: string, found: SecretMatch[]): void {
     const end = start + value.length;
     if (found.some((f) => start < f.end && end > f.start)) continue;
     if (!credentialContext(text, m.index) || !randomToken(value, text, start) || inBase64Block(text, m.index, m.index + m[0].length)) continue;
+    if (publishedExample(value)) continue;
     found.push({ kind: 'credential', type: 'high_entropy_token', start, end });
   }
 }
@@ -564,6 +618,7 @@ function runRules(text: string, present: Uint8Array, from: number, to: number, k
         value = v;
       }
       if (rule.check !== undefined && !rule.check(value, text, start)) continue;
+      if (publishedExample(value)) continue;
       const end = start + value.length;
       if (found.some((f) => start < f.end && end > f.start)) continue;
       found.push({ kind, type: rule.type, start, end });
