@@ -46,8 +46,10 @@ export interface ContextReport {
 
 export interface Assembled {
   messages: ChatMessage[];
-  /** The untrusted memory block as placed in the prompt (null when nothing was kept); screened by the caller. */
+  /** The untrusted memory block as placed in the prompt (null when nothing was kept). */
   memoryBlock: string | null;
+  /** The same block before datamarking: what the caller screens (datamarks would hide instructions from the detector). */
+  memoryText: string | null;
   report: ContextReport;
 }
 
@@ -140,7 +142,8 @@ export function assembleContext(input: AssembleInput): Assembled {
 
   // 3. Count the real prompt; trim lowest priority first until it fits.
   for (;;) {
-    const block = renderBlock(facts, retrieved, summary);
+    const text = memoryLines(facts, retrieved, summary);
+    const block = text === null ? null : wrapMemory(text);
     const messages: ChatMessage[] = [...system, ...(block ? [{ role: 'user' as const, content: block }] : []), ...recent, task, ...working];
     const tokens = countPromptTokens(messages, tools);
     if (tokens <= budget) {
@@ -149,6 +152,7 @@ export function assembleContext(input: AssembleInput): Assembled {
       return {
         messages,
         memoryBlock: block,
+        memoryText: text,
         report: {
           budget, tokens,
           layers: {
@@ -171,15 +175,19 @@ export function assembleContext(input: AssembleInput): Assembled {
   }
 }
 
-/** The memory block: delimited, datamarked (the model can tell remembered data from instructions). */
-function renderBlock(facts: ScoredMemory[], retrieved: RetrievedTurn[], summary: string | null): string | null {
+/** The remembered pieces as plain lines under their headings (null: nothing kept). */
+function memoryLines(facts: ScoredMemory[], retrieved: RetrievedTurn[], summary: string | null): string | null {
   if (facts.length + retrieved.length === 0 && summary === null) return null;
-  const parts: string[] = [MEMORY_OPEN];
-  if (facts.length) parts.push(FACTS_HEADING, ...facts.map((f) => `- ${datamark(f.text)}`));
-  if (retrieved.length) parts.push(RETRIEVED_HEADING, ...retrieved.map((r) => `- ${r.role}: ${datamark(oneLine(r.text))}`));
-  if (summary !== null) parts.push(SUMMARY_HEADING, datamark(summary));
-  parts.push(MEMORY_CLOSE);
+  const parts: string[] = [];
+  if (facts.length) parts.push(FACTS_HEADING, ...facts.map((f) => `- ${oneLine(f.text)}`));
+  if (retrieved.length) parts.push(RETRIEVED_HEADING, ...retrieved.map((r) => `- ${r.role}: ${oneLine(r.text)}`));
+  if (summary !== null) parts.push(SUMMARY_HEADING, summary);
   return parts.join('\n');
+}
+
+/** The memory block: delimited and datamarked, so the model can tell remembered data from instructions. */
+export function wrapMemory(text: string): string {
+  return `${MEMORY_OPEN}\n${datamark(text)}\n${MEMORY_CLOSE}`;
 }
 
 const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ');

@@ -10,7 +10,7 @@ import type { MemoryWrite, NewEvent, TaskState } from '../checkpoints/checkpoint
 import { CheckpointRepository } from '../checkpoints/checkpoint.repository';
 import { TaskEventsService } from '../events/task-events.service';
 import { PeersClient } from '../peers/peers.client';
-import { assembleContext, MEMORY_CLOSE, MEMORY_OPEN } from './context-assembler';
+import { assembleContext, MEMORY_CLOSE, MEMORY_OPEN, wrapMemory } from './context-assembler';
 import type { MemoryContext } from './context-assembler';
 import { extractFacts, factKey } from './facts';
 import { MemoryRepository } from './memory.repository';
@@ -86,12 +86,12 @@ export class MemoryService {
     const context = await this.context(state, settings);
     const assembled = assembleContext({ transcript, memory: context, budget: settings.contextTokens, tools });
     let messages = assembled.messages;
-    if (assembled.memoryBlock) {
-      const verdict = await this.screen(state, assembled.memoryBlock);
+    if (assembled.memoryBlock && assembled.memoryText) {
+      const verdict = await this.screen(state, assembled.memoryText);
       if (verdict.verdict !== 'allow') {
         const injection = verdict.categories.filter((c) => c === 'prompt_injection' || c === 'jailbreak');
         if (injection.length) events.push({ type: 'guardrail.injection_neutralised', data: { step: state.step + 1, source: 'memory', categories: injection, score: verdict.score, action: 'instructions removed from remembered text' } });
-        const replacement = verdict.redacted ?? `${MEMORY_OPEN}\n[remembered context withheld by the guardrail]\n${MEMORY_CLOSE}`;
+        const replacement = verdict.redacted !== undefined ? wrapMemory(verdict.redacted) : `${MEMORY_OPEN}\n[remembered context withheld by the guardrail]\n${MEMORY_CLOSE}`;
         messages = messages.map((m) => (m.role === 'user' && m.content === assembled.memoryBlock ? { role: 'user', content: replacement } : m));
       }
     }
