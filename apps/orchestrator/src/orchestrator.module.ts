@@ -3,7 +3,10 @@ import { PrincipalResolver } from '@keel/service-kit';
 import { ApprovalDecisionsConsumer } from './approvals/approval-decisions.consumer';
 import { DecisionVerifier } from './approvals/decision.verifier';
 import { BatchSettledConsumer } from './batches/batch-settled.consumer';
+import { ApiKeysHttpController } from './auth/api-keys.http.controller';
 import { ApiKeysRepository } from './auth/api-keys.repository';
+import { AuditHttpController } from './audit/audit.http.controller';
+import { AuditLog } from './audit/audit-log';
 import { AuthVerifyResponder } from './auth/auth-verify.responder';
 import { DbPrincipalResolver } from './auth/db-principal.resolver';
 import { CheckpointRepository } from './checkpoints/checkpoint.repository';
@@ -24,7 +27,7 @@ import { TasksMessageController } from './tasks/tasks.message.controller';
 import { TasksService } from './tasks/tasks.service';
 
 @Module({
-  controllers: [TasksHttpController, MemoryHttpController],
+  controllers: [TasksHttpController, MemoryHttpController, ApiKeysHttpController, AuditHttpController],
   providers: [
     AuthVerifyResponder,
     TaskRepository, TasksService, TasksMessageController, TaskWatchdog, CancellationRegistry, QueueMetrics, TaskTimelineResponder,
@@ -34,5 +37,5 @@ import { TasksService } from './tasks/tasks.service';
 })
 export class OrchestratorModule {}
 
-/** Global (service-kit's infra module): the guard resolves keys through these, and the NATS verify responder shares the cache. */
-export const orchestratorAuthProviders = [ApiKeysRepository, DbPrincipalResolver, { provide: PrincipalResolver, useExisting: DbPrincipalResolver }];
+/** Global (service-kit's infra module): the guard resolves keys through these, and the NATS verify responder shares the cache; AuditLog is injectable everywhere. */
+export const orchestratorAuthProviders = [AuditLog, ApiKeysRepository, DbPrincipalResolver, { provide: PrincipalResolver, useExisting: DbPrincipalResolver }];

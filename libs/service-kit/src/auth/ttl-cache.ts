@@ -5,15 +5,32 @@
  */
 export class TtlCache<K, V> {
   private readonly entries = new Map<K, { at: number; value: V }>();
+  /** Bumped by `deleteWhere`: a load that started before it is not cached (it may have read what was just invalidated). */
+  private generation = 0;
 
   constructor(private readonly ttlMs: number, private readonly maxEntries = 10_000) {}
 
   async getOrLoad(key: K, load: () => Promise<V>): Promise<V> {
     const hit = this.entries.get(key);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
+    const generation = this.generation;
     const value = await load();
+    if (generation !== this.generation) return value;
     if (this.entries.size >= this.maxEntries) this.entries.clear();
     this.entries.set(key, { at: Date.now(), value });
     return value;
+  }
+
+  /** Drops every entry the predicate matches (e.g. a revoked key, known by its id rather than its secret). */
+  deleteWhere(match: (value: V, key: K) => boolean): number {
+    this.generation++;
+    let n = 0;
+    for (const [k, e] of this.entries) {
+      if (match(e.value, k)) {
+        this.entries.delete(k);
+        n++;
+      }
+    }
+    return n;
   }
 }
