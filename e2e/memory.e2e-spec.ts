@@ -165,6 +165,8 @@ describe('memory end to end (five processes)', () => {
     const deleted = await call<{ deleted: { tasks: number } }>('/v1/memory/users/carol', { method: 'DELETE' });
     expect(deleted.status).toBe(200);
     expect(deleted.body.deleted.tasks).toBe(3);
+    const audit: { action: string; target: string }[] = (await db.query(`SELECT action, target FROM orchestrator.audit_log WHERE action = 'memory.deleted'`)).rows;
+    expect(audit).toEqual([{ action: 'memory.deleted', target: 'user:carol' }]);
 
     // Nothing of carol anywhere in the orchestrator's schema.
     const tables = (await db.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'orchestrator' AND table_type = 'BASE TABLE'`)).rows.map((r) => r.table_name as string);

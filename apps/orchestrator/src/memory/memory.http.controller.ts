@@ -2,6 +2,7 @@ import { Controller, Delete, Get, Inject, Param, Req } from '@nestjs/common';
 import { KeelError } from '@keel/contracts';
 import { RequireRoles } from '@keel/service-kit';
 import type { AuthedRequest } from '@keel/service-kit';
+import { AuditLog } from '../audit/audit-log';
 import { MemoryService } from './memory.service';
 import type { ForgetReport, UserMemoryExport } from './memory.repository';
 
@@ -14,7 +15,10 @@ const USER_ID = /^.{1,200}$/su;
  */
 @Controller('v1/memory/users')
 export class MemoryHttpController {
-  constructor(@Inject(MemoryService) private readonly memory: MemoryService) {}
+  constructor(
+    @Inject(MemoryService) private readonly memory: MemoryService,
+    @Inject(AuditLog) private readonly audit: AuditLog,
+  ) {}
 
   @Get(':userId')
   @RequireRoles('admin')
@@ -27,6 +31,8 @@ export class MemoryHttpController {
   @RequireRoles('admin')
   async forget(@Req() req: AuthedRequest, @Param('userId') userId: string): Promise<{ userId: string; deleted: ForgetReport }> {
     const deleted = await this.memory.forgetUser(req.principal!.tenant, checked(userId));
+    // After the deletion's own transaction: a crash in between loses this row, never the deletion.
+    await this.audit.record(null, { tenant: req.principal!.tenant, actor: req.principal!, action: 'memory.deleted', target: `user:${userId}`, details: { deleted } });
     return { userId, deleted };
   }
 }
