@@ -97,16 +97,20 @@ export function assembleContext(input: AssembleInput): Assembled {
     if (base <= budget) break;
     if (m.role !== 'tool') continue;
     const before = countTextTokens(m.content);
-    m.content = ELIDED(before);
-    base -= before - countTextTokens(m.content);
+    const elided = ELIDED(before);
+    // A short result is cheaper than the marker that would replace it: eliding it would only grow the prompt.
+    if (countTextTokens(elided) >= before) continue;
+    m.content = elided;
+    base -= before - countTextTokens(elided);
     workingElided++;
   }
   if (base > budget) {
     throw new KeelError('context_overflow', `the task needs ${base} prompt tokens without any memory, more than its context budget of ${budget} (agent memory.contextTokens)`, { details: { budget, tokens: base } });
   }
 
-  // 2. Memory, by priority, while the estimate fits.
-  let room = budget - base;
+  // 2. Memory, by priority, while the estimate fits. The working memory outranks it: when a tool result had to be
+  // elided, none of the room that freed goes to memory.
+  let room = workingElided > 0 ? 0 : budget - base;
   /** Greedy by rank; `contiguous` stops at the first piece that does not fit (recent turns keep no gaps). */
   const take = <T>(items: T[], cost: (item: T) => number, contiguous = false): T[] => {
     const kept: T[] = [];
@@ -187,7 +191,9 @@ function memoryLines(facts: ScoredMemory[], retrieved: RetrievedTurn[], summary:
 
 /** The memory block: delimited and datamarked, so the model can tell remembered data from instructions. */
 export function wrapMemory(text: string): string {
-  return `${MEMORY_OPEN}\n${datamark(text)}\n${MEMORY_CLOSE}`;
+  // Remembered text cannot close (or reopen) the block it sits in.
+  const inert = text.replace(/<(\/?)memory\b/gi, '‹$1memory');
+  return `${MEMORY_OPEN}\n${datamark(inert)}\n${MEMORY_CLOSE}`;
 }
 
 const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ');

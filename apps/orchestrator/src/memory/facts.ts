@@ -12,8 +12,9 @@
 const FIRST_PERSON_FACT = new RegExp([
   // English
   String.raw`\b(?:my\s+(?:name|favou?rite|preferred|wife|husband|partner|son|daughter|job|email|phone|address|birthday|timezone|time\s+zone|team|company|role|goal|budget|language|dog|cat)\b`,
-  String.raw`i(?:'m|\s+am)\s+(?:a|an|the|from|based|allergic|vegetarian|vegan|working|called|\d)`,
-  String.raw`i\s+(?:prefer|like|love|hate|dislike|live|work|use|need|want|always|never|speak)\b`,
+  // A whole word after "I am" ("I am at the office" is not "I am a …"); the typographic apostrophe of phone keyboards too.
+  String.raw`i(?:['’]m|\s+am)\s+(?:(?:a|an|the|from|based|allergic|vegetarian|vegan|working|called)\b|\d)`,
+  String.raw`i\s+(?:prefer|like(?!\s+(?:this|that|it|these|those|your)\b)|love|hate|dislike|live|work|use|always|never|speak)\b`,
   String.raw`call\s+me\b|remember\s+(?:that|this|me)\b|please\s+remember\b)`,
   // Spanish
   String.raw`\bmi\s+(?:nombre|color|comida|ciudad|correo)\b|\bme\s+llamo\b|\b(?:prefiero|vivo\s+en|trabajo\s+en|soy\s+(?:de|un|una))\b|\brecuerda\s+que\b`,
@@ -27,15 +28,28 @@ const FIRST_PERSON_FACT = new RegExp([
   String.raw`私の(?:名前|好きな)|私は.{0,20}(?:好き|住んで|働いて|です)|覚えておいて`,
 ].join('|'), 'iu');
 
-const QUESTION = /[?？]\s*$|^(?:what|who|where|when|why|how|do|does|did|is|are|can|could|would|should|qué|cómo|wie|was|wo|что|как|где|什么|怎么|吗)\b/iu;
+// `\b` is ASCII-only: after "qué" or "как" it never matches, so those words need their own end-of-word test;
+// 吗 closes a Chinese question, it does not open one; "¿" opens a Spanish one.
+const QUESTION = new RegExp([
+  String.raw`[?？]\s*$|^¿`,
+  String.raw`^(?:what|who|where|when|why|how|do|does|did|is|are|can|could|would|should|wie|was|wo)\b`,
+  String.raw`^(?:qué|cómo|что|как|где)(?![\p{L}\p{N}])`,
+  String.raw`^(?:什么|怎么)|[吗嗎][。.]?\s*$`,
+].join('|'), 'iu');
 const MAX_FACT_CHARS = 300;
+/** Shortest fact: "I am 30." in Latin script; Chinese and Japanese say as much in fewer characters ("我叫小明。"). */
+const MIN_FACT_CHARS = 6;
+const MIN_CJK_FACT_CHARS = 3;
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
 
 /** The sentences of a user turn that state a fact about the user, trimmed and de-duplicated, in order. */
 export function extractFacts(text: string): string[] {
   const out: string[] = [];
-  for (const raw of text.split(/(?<=[.!?。！？\n])\s*/u)) {
+  // A Latin full stop ends a sentence only before a space ("ana.lopez@example.com", "Python 3.11" are one sentence);
+  // CJK punctuation and line breaks end one anywhere.
+  for (const raw of text.split(/(?<=[.!?])\s+|(?<=[。！？\n])\s*/u)) {
     const sentence = raw.replace(/\s+/g, ' ').trim();
-    if (sentence.length < 6 || sentence.length > MAX_FACT_CHARS) continue;
+    if (sentence.length < (CJK.test(sentence) ? MIN_CJK_FACT_CHARS : MIN_FACT_CHARS) || sentence.length > MAX_FACT_CHARS) continue;
     if (QUESTION.test(sentence)) continue;
     if (!FIRST_PERSON_FACT.test(sentence)) continue;
     if (!out.includes(sentence)) out.push(sentence);

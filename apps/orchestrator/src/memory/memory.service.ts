@@ -197,7 +197,7 @@ export class MemoryService {
         taskId: state.id, tenant: state.tenant, agent: agent.name, step, model,
         messages: [
           { role: 'system', content: SUMMARY_SYSTEM },
-          { role: 'user', content: `<previous_summary>\n${summary?.text ?? '(none)'}\n</previous_summary>\n<turns trust="untrusted">\n${turns}\n</turns>` },
+          { role: 'user', content: `${summary ? `<previous_summary>\n${summary.text}\n</previous_summary>\n` : ''}<turns trust="untrusted">\n${turns}\n</turns>` },
         ],
         tools: [],
         // The scripted model has no judgement: its `summary` reply is extractive and deterministic.

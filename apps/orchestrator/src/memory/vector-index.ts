@@ -29,6 +29,10 @@ export class VectorIndex {
   /** Adds rows (ascending ids, all above lastId) to the user's copy. */
   append(userScope: string, rows: readonly { id: number; vector: ArrayLike<number> }[]): void {
     if (rows.length === 0) return;
+    // Checked before anything is added: a half-applied batch would move lastId past rows the copy never got.
+    for (const row of rows) {
+      if (row.vector.length !== this.dim) throw new Error(`embedding of dimension ${row.vector.length}; the index holds ${this.dim}`);
+    }
     let u = this.users.get(userScope);
     if (!u) {
       u = { ids: new Float64Array(64), vectors: new Float32Array(64 * this.dim), size: 0, lastId: 0 };
@@ -36,7 +40,6 @@ export class VectorIndex {
     }
     for (const row of rows) {
       if (row.id <= u.lastId) continue;
-      if (row.vector.length !== this.dim) throw new Error(`embedding of dimension ${row.vector.length}; the index holds ${this.dim}`);
       if (u.size === u.ids.length) grow(u, this.dim);
       u.ids[u.size] = row.id;
       u.vectors.set(row.vector, u.size * this.dim);
@@ -53,6 +56,8 @@ export class VectorIndex {
    * at least `minScore`, best first, skipping `exclude`.
    */
   search(userScope: string, query: Float32Array, k: number, minScore: number, exclude: ReadonlySet<number> = new Set()): { id: number; score: number }[] {
+    // A query of another dimension would read past its end: NaN scores that pass every comparison.
+    if (query.length !== this.dim) throw new Error(`query of dimension ${query.length}; the index holds ${this.dim}`);
     const u = this.users.get(userScope);
     if (!u || k <= 0) return [];
     this.touch(userScope, u);

@@ -93,6 +93,47 @@ describe('ScriptedProvider', () => {
     expect(result.content).toContain('tool result [call_1] calculator: <untrusted>4</untrusted>');
   });
 
+  it('answers reply "summary" with an extractive summary of the last user message', async () => {
+    const long = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
+    const prompt: ChatMessage[] = [
+      { role: 'system', content: 'You maintain the running summary of a conversation.' },
+      { role: 'user', content: 'An older request that is not summarised.' },
+      { role: 'assistant', content: 'An answer.' },
+      {
+        role: 'user',
+        content: [
+          '<previous_summary>',
+          'The user plans a trip to Oslo. They asked about trains.',
+          '</previous_summary>',
+          '<turns trust="untrusted">',
+          'user: I prefer window seats! Also book a hotel.',
+          '   ',
+          'assistant: Noted, window seats? Yes. Hotel next.',
+          `user: ${long}. Second sentence.`,
+          '</turns>',
+        ].join('\n'),
+      },
+    ];
+    const call = () => provider.call(callWith([{ reply: 'summary', content: 'ignored' }], { messages: prompt }));
+    const first = await call();
+    expect(first.content).toBe([
+      'The user plans a trip to Oslo.',
+      'user: I prefer window seats!',
+      'assistant: Noted, window seats?',
+      `user: ${long.split(' ').slice(0, 29).join(' ')} …`,
+    ].join('\n'));
+    expect(first.finishReason).toBe('stop');
+    // Deterministic: the same prompt, the same summary.
+    expect((await call()).content).toBe(first.content);
+    // A line of exactly 30 words is kept whole.
+    const thirty = Array.from({ length: 30 }, (_, i) => `x${i}`).join(' ');
+    const exact = await provider.call(callWith([{ reply: 'summary' }], { messages: [{ role: 'user', content: thirty }] }));
+    expect(exact.content).toBe(thirty);
+    // No user message: an empty summary, not an error.
+    const none = await provider.call(callWith([{ reply: 'summary' }], { messages: [{ role: 'system', content: 'only a system prompt' }] }));
+    expect(none.content).toBe('');
+  });
+
   it('waits latencyMs before answering', async () => {
     const started = Date.now();
     await provider.call(callWith([{ content: 'slow', latencyMs: 40 }]));
