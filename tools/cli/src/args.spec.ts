@@ -1,4 +1,4 @@
-import { parseCommand, UsageError } from './args';
+import { parseCommand, USAGE, UsageError } from './args';
 
 describe('parseCommand', () => {
   it('reads help in all its spellings', () => {
@@ -34,6 +34,15 @@ describe('parseCommand', () => {
     [['dead-letters', '--limit', '0'], /--limit/],
     [['dead-letters', 'extra'], /unexpected argument "extra"/],
     [['frob'], /unknown command "frob"/],
+    [['eval'], /eval: the dataset is missing/],
+    [['eval', 'd', '--concurrency', '0'], /--concurrency: expected a whole number from 1 to 64, got "0"/],
+    [['eval', 'd', '--concurrency', '65'], /--concurrency/],
+    [['eval', 'd', '--concurrency', 'many'], /--concurrency/],
+    [['eval', 'd', '--judge-agent', 'Judge'], /--judge-agent: "Judge" is not an agent name/],
+    [['eval', 'd', '--tags', ' , '], /--tags: expected a comma-separated list/],
+    [['eval', 'd', '--html', ''], /--html: expected a file name/],
+    [['eval', 'd', '--json'], /--json.*argument missing|option '--json <value>' argument missing/i],
+    [['eval', 'd', '--baseline-file', 'x'], /Unknown option '--baseline-file'/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseCommand(argv)).toThrow(UsageError);
     expect(() => parseCommand(argv)).toThrow(message);
@@ -44,5 +53,21 @@ describe('parseCommand', () => {
     expect(parseCommand(['events', 'abc'])).toEqual({ cmd: 'events', id: 'abc', json: false });
     expect(parseCommand(['dead-letters'])).toEqual({ cmd: 'dead-letters', service: undefined, limit: 20, json: false });
     expect(parseCommand(['dead-letters', '--service', 'router', '--limit', '5', '--json'])).toEqual({ cmd: 'dead-letters', service: 'router', limit: 5, json: true });
+  });
+
+  it('reads eval with its defaults and with every option', () => {
+    expect(parseCommand(['eval', 'evals/suite'])).toEqual({ cmd: 'eval', datasets: ['evals/suite'], concurrency: 4, judgeAgent: 'judge' });
+    expect(parseCommand([
+      'eval', 'evals/suite', 'more.yaml', '--concurrency', '8', '--baseline', 'evals/baseline.json', '--save-baseline', 'new.json',
+      '--json', 'r.json', '--html', 'r.html', '--judge-agent', 'strict-judge', '--tags', 'retries, tools',
+    ])).toEqual({
+      cmd: 'eval', datasets: ['evals/suite', 'more.yaml'], concurrency: 8, baseline: 'evals/baseline.json', saveBaseline: 'new.json',
+      jsonFile: 'r.json', htmlFile: 'r.html', judgeAgent: 'strict-judge', tags: ['retries', 'tools'],
+    });
+  });
+
+  it('documents eval in the usage text', () => {
+    expect(USAGE).toMatch(/eval <dataset>/);
+    expect(USAGE).toMatch(/--save-baseline <file>/);
   });
 });

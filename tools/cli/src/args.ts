@@ -17,7 +17,27 @@ export type Command =
   }
   | { cmd: 'task'; id: string; json: boolean }
   | { cmd: 'events'; id: string; json: boolean }
-  | { cmd: 'dead-letters'; service?: string; limit: number; json: boolean };
+  | { cmd: 'dead-letters'; service?: string; limit: number; json: boolean }
+  | EvalCommand;
+
+/** `keel eval <dataset…>`: run an evaluation dataset against a running Keel (src/eval). */
+export interface EvalCommand {
+  cmd: 'eval';
+  /** Dataset files or directories (.jsonl, .yaml, .yml). */
+  datasets: string[];
+  concurrency: number;
+  baseline?: string;
+  saveBaseline?: string;
+  /** Write the JSON report here (`-`: stdout, and the table goes to stderr). */
+  jsonFile?: string;
+  htmlFile?: string;
+  judgeAgent: string;
+  /** Only cases with at least one of these tags. */
+  tags?: string[];
+}
+
+export const DEFAULT_EVAL_CONCURRENCY = 4;
+export const MAX_EVAL_CONCURRENCY = 64;
 
 export const USAGE = `Usage: keel <command> [options]
 
@@ -33,9 +53,18 @@ Commands:
   dead-letters       list dead letters from the KEEL_DLQ stream (straight from NATS)
       --service <name>          only letters recorded by this service
       --limit <n>               the newest n letters (default 20)
+  eval <dataset>     run an evaluation dataset (.jsonl/.yaml file or directory) and score it
+      --concurrency <n>         cases in parallel (default ${DEFAULT_EVAL_CONCURRENCY})
+      --baseline <file>         compare with a saved baseline; exit 1 only on regressions
+      --save-baseline <file>    save this run's pass/fail per case as a baseline
+      --json <file>             write the JSON report (- for stdout)
+      --html <file>             write a self-contained HTML report
+      --judge-agent <name>      agent that grades expected.criteria (default judge)
+      --tags <a,b>              only cases with one of these tags
+      exit 0: all passed (with --baseline: no regression); 1: failures; 2: bad arguments or dataset
   help               show this text
 
-Every command takes --json for machine-readable output.
+Every command takes --json for machine-readable output (eval: --json <file>).
 
 Environment:
   KEEL_URL       orchestrator base URL (default http://127.0.0.1:8080)
@@ -46,7 +75,8 @@ Examples:
   keel submit "What is 2+2?" --agent demo --wait
   keel submit "hi" --agent demo --script '[{"content":"hello"}]' --wait
   keel events <id>
-  keel dead-letters --service orchestrator --limit 5`;
+  keel dead-letters --service orchestrator --limit 5
+  keel eval evals/suite --concurrency 8 --baseline evals/baseline.json --html report.html`;
 
 function parseJson(flag: string, text: string): unknown {
   try {
@@ -136,7 +166,52 @@ export function parseCommand(argv: readonly string[]): Command {
       }
       return { cmd, service: typeof v.service === 'string' ? v.service : undefined, limit, json: v.json === true };
     }
+    case 'eval':
+      return parseEval(rest);
     default:
       throw new UsageError(`unknown command "${cmd}"`);
   }
+}
+
+function parseEval(rest: readonly string[]): EvalCommand {
+  const { values: v, positionals } = asUsage(() => parseArgs({ args: [...rest], strict: true, allowPositionals: true, options: {
+    concurrency: { type: 'string' },
+    baseline: { type: 'string' },
+    'save-baseline': { type: 'string' },
+    json: { type: 'string' },
+    html: { type: 'string' },
+    'judge-agent': { type: 'string' },
+    tags: { type: 'string' },
+  } }));
+  if (positionals.length === 0 || positionals.some((p) => p.trim() === '')) {
+    throw new UsageError('eval: the dataset is missing, as in: keel eval evals/suite (a .jsonl or .yaml file, or a directory of them)');
+  }
+  let concurrency = DEFAULT_EVAL_CONCURRENCY;
+  if (typeof v.concurrency === 'string') {
+    if (!/^\d+$/.test(v.concurrency) || Number(v.concurrency) < 1 || Number(v.concurrency) > MAX_EVAL_CONCURRENCY) {
+      throw new UsageError(`--concurrency: expected a whole number from 1 to ${MAX_EVAL_CONCURRENCY}, got "${v.concurrency}"`);
+    }
+    concurrency = Number(v.concurrency);
+  }
+  for (const flag of ['baseline', 'save-baseline', 'json', 'html'] as const) {
+    if (v[flag] === '') throw new UsageError(`--${flag}: expected a file name`);
+  }
+  const judgeAgent = v['judge-agent'] ?? 'judge';
+  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(judgeAgent)) throw new UsageError(`--judge-agent: "${judgeAgent}" is not an agent name (lowercase letters, digits, - and _)`);
+  let tags: string[] | undefined;
+  if (typeof v.tags === 'string') {
+    tags = v.tags.split(',').map((t) => t.trim()).filter(Boolean);
+    if (tags.length === 0) throw new UsageError('--tags: expected a comma-separated list, as in --tags retries,tools');
+  }
+  return {
+    cmd: 'eval',
+    datasets: positionals,
+    concurrency,
+    ...(v.baseline !== undefined ? { baseline: v.baseline } : {}),
+    ...(v['save-baseline'] !== undefined ? { saveBaseline: v['save-baseline'] } : {}),
+    ...(v.json !== undefined ? { jsonFile: v.json } : {}),
+    ...(v.html !== undefined ? { htmlFile: v.html } : {}),
+    judgeAgent,
+    ...(tags ? { tags } : {}),
+  };
 }

@@ -5,12 +5,13 @@ import type { Command } from './args';
 import { loadConfig } from './config';
 import type { CliConfig } from './config';
 import { NatsUnavailable, readDeadLetters } from './dead-letters';
+import { runEvalCommand } from './eval/command';
 import { followEvents } from './follow';
 import { Streams } from '@keel/contracts';
 import { formatDeadLetters, formatEvent, formatTask } from './format';
 import type { Style } from './format';
 
-/** `keel`: submit and follow tasks, and read dead letters, from a terminal. */
+/** `keel`: submit and follow tasks, read dead letters, and run evaluations, from a terminal. */
 const print = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
@@ -73,6 +74,12 @@ async function run(command: Command, cfg: CliConfig, style: Style): Promise<numb
         print(`\n${shown} shown (newest ${command.limit} at most) of ${result.total} in ${Streams.deadLetters}.`);
       }
       return 0;
+    }
+    case 'eval': {
+      const outcome = await runEvalCommand(command, cfg, { stdout: print, stderr: process.stderr, style });
+      // A task that could not be cancelled leaves its event stream open: do not wait for it.
+      if (outcome.forceExit) process.exit(outcome.code);
+      return outcome.code;
     }
   }
 }
