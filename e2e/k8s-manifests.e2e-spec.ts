@@ -244,7 +244,7 @@ describe('deploy/k8s manifests', () => {
       const text = JSON.stringify(objs());
       const secrets = new Set(of('Secret').map((s) => s.metadata.name));
       for (const m of text.matchAll(/"secretKeyRef":\{[^}]*"name":"([^"]+)"/g)) {
-        if (overlay === 'prod') expect(m[1]).toBe('keel-secrets'); // created out of band (deploy/README.md)
+        if (overlay === 'prod') expect(['keel-secrets', 'keel-nats-users']).toContain(m[1]); // created out of band (deploy/README.md)
         else expect(secrets).toContain(m[1]);
       }
     });
@@ -254,6 +254,23 @@ describe('deploy/k8s manifests', () => {
       const t = (so.triggers as Json[]).find((x) => x.type === 'nats-jetstream')!;
       expect(t.metadata).toMatchObject({ stream: 'KEEL_STEPS', consumer: 'orchestrator-steps', account: '$G' });
       expect(t.metadata.natsServerMonitoringEndpoint).toBe(`nats.${of('Namespace')[0].metadata.name}.svc.cluster.local:8222`);
+    });
+
+    it('connects each service to NATS as its own user, whose password the NATS server reads from the same Secret', () => {
+      const conf = named('ConfigMap', 'nats-config')!.data as Record<string, string>;
+      expect(conf['nats.conf']).toContain('include auth.conf');
+      for (const service of ['orchestrator', 'approval', 'router', 'guardrail', 'tool-executor']) {
+        const container = ((named('Deployment', service)!.spec as Json).template.spec.containers as Json[])[0];
+        const env = container.env as Json[];
+        expect(env.find((e) => e.name === 'NATS_USER')?.value).toBe(service);
+        const key = `KEEL_NATS_${service.toUpperCase().replace('-', '_')}_PASSWORD`;
+        // The dev overlay's secretGenerator adds a content hash to the name.
+        expect(env.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: expect.stringMatching(/^keel-nats-users(-[a-z0-9]+)?$/), key } });
+        expect(conf['auth.conf']).toContain(`user: "${service}"`);
+        expect(conf['auth.conf']).toContain(`password: $${key}`);
+      }
+      const nats = ((named('StatefulSet', 'nats')!.spec as Json).template.spec.containers as Json[])[0];
+      expect(nats.envFrom).toEqual(expect.arrayContaining([{ secretRef: { name: expect.stringMatching(/^keel-nats-users(-[a-z0-9]+)?$/) } }]));
     });
 
     it('runs NATS with JetStream (3-node cluster in prod)', () => {

@@ -3,3 +3,5 @@ export type { BusOptions, ConsumeSpec, ServeSpec, RequestOptions, DeliveryContex
 export { STREAMS } from './streams';
 export type { StreamDef } from './streams';
 export { encodeJson, decodeJson } from './codec';
+export { permissionsOf, natsAuthorizationConfig, inboxPrefix, KEEL_SERVICES } from './permissions';
+export type { KeelService, ServicePermissions } from './permissions';
