@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { AckPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
 import { KeelError, Streams } from '@keel/contracts';
 import type { DeadLetter } from '@keel/contracts';
 import { createLogger } from '@keel/telemetry';
@@ -149,5 +150,86 @@ describe('Bus on a real nats-server', () => {
     setTimeout(release, 200);
     await expect(answer).resolves.toEqual({ doubled: 42 });
     await closing;
+  });
+  describe('size limits (maxMessageBytes, KEEL_MAX_MESSAGE_BYTES)', () => {
+    const Padded = z.object({ n: z.number().int(), pad: z.string() }).strict();
+    let small: Bus;
+    beforeAll(async () => {
+      small = await Bus.connect({ url: nats.url, service: 'test', logger, maxMessageBytes: 4096 });
+    });
+    afterAll(async () => {
+      await small.close(1000);
+    });
+
+    it('dead-letters an oversized work item as too_large without parsing it, acks it, and keeps consuming', async () => {
+      const def = streamDef();
+      const seen: number[] = [];
+      const hooked: unknown[] = [];
+      await small.consume({ stream: def, durable: 'w', schema: Padded, handler: async (d) => { seen.push(d.n); }, onDeadLetter: async (d, l) => { hooked.push([d, l.reason]); } });
+      const big = { n: 1, pad: 'x'.repeat(40_000) }; // valid for the schema: only its size is wrong
+      await small.publish(def.subjects[0], big);
+      await small.publish(def.subjects[0], { n: 2, pad: 'ok' });
+      await waitFor('small item', () => seen.includes(2));
+      const letter = await waitFor('too_large letter', async () => (await deadLetters(bus)).find((x) => x.subject === def.subjects[0]));
+      expect(letter).toMatchObject({ reason: 'too_large', error: { code: 'payload_too_large' }, stream: def.name, consumer: 'w', truncated: true, encoding: 'utf8' });
+      expect(letter.size).toBeGreaterThan(40_000);
+      expect(letter.data.length).toBeLessThan(40_000); // a prefix is kept, not the whole payload
+      expect(letter.error.message).toMatch(/above the 4096-byte limit/);
+      expect(seen).toEqual([2]);
+      await waitFor('hook', () => hooked.length === 1);
+      expect(hooked[0]).toEqual([undefined, 'too_large']);
+      await waitFor('work queue empty', async () => (await small.jsm.streams.info(def.name)).state.messages === 0);
+    });
+
+    it('answers an oversized request with payload_too_large without calling the handler', async () => {
+      let calls = 0;
+      small.serve({ subject: 'test.sized', queue: 'q', schema: Padded, handler: async (r) => { calls++; return { n: r.n }; } });
+      const Reply = z.object({ n: z.number() });
+      await expect(bus.request('test.sized', { n: 1, pad: 'x'.repeat(10_000) }, Reply, { timeoutMs: 2000 })).rejects.toMatchObject({ code: 'payload_too_large', details: { limit: 4096 } });
+      expect(calls).toBe(0);
+      await expect(bus.request('test.sized', { n: 2, pad: 'y' }, Reply, { timeoutMs: 2000 })).resolves.toEqual({ n: 2 });
+      expect(calls).toBe(1);
+      const letter = await waitFor('too_large request letter', async () => (await deadLetters(bus)).find((x) => x.subject === 'test.sized'));
+      expect(letter).toMatchObject({ reason: 'too_large', error: { code: 'payload_too_large' } });
+    });
+  });
+
+  it('a deferrable consumer hands a rate-limited message back with its delay, past maxDeliver, and never dead-letters it', async () => {
+    const def = streamDef();
+    let deliveries = 0;
+    const done: number[] = [];
+    // An existing consumer from before (finite max_deliver with a backoff list) is updated in place.
+    await bus.ensureStream(def);
+    await bus.ensureConsumer(def.name, { durable_name: 'w', ack_policy: AckPolicy.Explicit, max_deliver: 2, backoff: [nanos(30_000)], filter_subject: def.subjects[0] });
+    await bus.consume({
+      stream: def, durable: 'w', schema: Item, maxDeliver: 2, deferrable: true,
+      handler: async (d) => {
+        deliveries++;
+        if (deliveries <= 5) throw new KeelError('rate_limited', 'over the limit', { retryable: true, retryAfterMs: 50 });
+        done.push(d.n);
+      },
+    });
+    expect((await bus.jsm.consumers.info(def.name, 'w')).config.max_deliver).toBe(-1);
+    await bus.publish(def.subjects[0], { n: 7 });
+    await waitFor('processed after five deferrals', () => done.length === 1, 10_000);
+    expect(deliveries).toBe(6);
+    expect((await deadLetters(bus)).filter((x) => x.subject === def.subjects[0])).toEqual([]);
+  });
+
+  it('a deferrable consumer still dead-letters after maxDeliver failed attempts, not counting its deferrals', async () => {
+    const def = streamDef();
+    let deliveries = 0;
+    await bus.consume({
+      stream: def, durable: 'w', schema: Item, maxDeliver: 2, deferrable: true,
+      handler: async () => {
+        deliveries++;
+        if (deliveries <= 3) throw new KeelError('rate_limited', 'over the limit', { retryable: true, retryAfterMs: 20 });
+        throw new KeelError('unavailable', 'down', { retryable: true, retryAfterMs: 20 });
+      },
+    });
+    await bus.publish(def.subjects[0], { n: 8 });
+    const letter = await waitFor('max_deliveries letter', async () => (await deadLetters(bus)).find((x) => x.subject === def.subjects[0]), 10_000);
+    expect(letter).toMatchObject({ reason: 'max_deliveries', deliveries: 5 });
+    expect(deliveries).toBe(5); // 3 deferrals + 2 failed attempts
   });
 });

@@ -10,6 +10,7 @@ import type { DeadLetter, ErrorBody } from '@keel/contracts';
 import type { Context, Logger } from '@keel/telemetry';
 import { context, counter, extractContext, histogram, injectContext, SpanKind, withSpan } from '@keel/telemetry';
 import { carrierOf, decodeJson, encodeJson, headersToRecord, newHeaders } from './codec';
+import { inboxPrefix } from './permissions';
 import { STREAMS } from './streams';
 import type { StreamDef } from './streams';
 
@@ -30,7 +31,19 @@ export interface BusOptions {
   name?: string;
   /** JetStream replicas for the streams this service creates (3 on a 3-node NATS cluster). */
   streamReplicas?: number;
+  /** The service's NATS user (docs/nats-security.md); none on a server without authorization. */
+  user?: string;
+  password?: string;
+  /** TLS to NATS: the CA that signed the server's certificate, and a client certificate for mutual TLS. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** Largest payload `consume` and `serve` accept, checked before parsing (KEEL_MAX_MESSAGE_BYTES; default 1 MiB). */
+  maxMessageBytes?: number;
 }
+
+/** Default of `BusOptions.maxMessageBytes`: nats-server's own default max_payload. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+/** What a `too_large` dead letter keeps of the payload: enough to see what it was, small enough to store. */
+const TOO_LARGE_KEEP_BYTES = 16 * 1024;
 
 export interface DeliveryContext {
   subject: string;
@@ -52,6 +65,13 @@ export interface ConsumeSpec<T> {
   ackWaitMs?: number;
   /** Parallel handlers per process. */
   concurrency?: number;
+  /**
+   * A handler may defer a message by throwing a `rate_limited` KeelError: it is nak'ed with its
+   * `retryAfterMs` and comes back later, not counted as a failed attempt and never dead-lettered for it.
+   * The server's max_deliver is then unlimited (deferrals count as deliveries there); the bus counts
+   * failed attempts itself, per process.
+   */
+  deferrable?: boolean;
   /** Called after a message was dead-lettered (e.g. to fail the task it belonged to). */
   onDeadLetter?: (data: T | undefined, letter: DeadLetter) => Promise<void>;
 }
@@ -97,6 +117,10 @@ export class Bus {
       timeout: 5000,
       // A captured stack per request costs CPU on every hop; our errors carry the subject instead.
       noAsyncTraces: true,
+      // Replies come back on the service's own inboxes: its NATS user may subscribe to nothing else's (permissions.ts).
+      inboxPrefix: inboxPrefix(opts.service),
+      ...(opts.user ? { user: opts.user, pass: opts.password } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
     });
     const bus = new Bus(nc, jetstream(nc), await jetstreamManager(nc), opts);
     void bus.watchStatus();
@@ -170,10 +194,12 @@ export class Bus {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(ackWaitMs),
-      max_deliver: maxDeliver,
+      max_deliver: spec.deferrable ? -1 : maxDeliver,
       // Redelivery after a silent consumer (crash): every value ≥ ack_wait, because
       // the server uses backoff[0] as the first ack deadline.
-      ...(maxDeliver > 1 ? { backoff: [ackWaitMs, ackWaitMs * 2, ackWaitMs * 4].slice(0, maxDeliver - 1).map(nanos) } : {}),
+      // A deferrable consumer's unlimited max_deliver admits no backoff list (cleared explicitly, for an
+      // existing consumer being updated): redelivery after ack_wait.
+      ...(spec.deferrable ? { backoff: [] } : maxDeliver > 1 ? { backoff: [ackWaitMs, ackWaitMs * 2, ackWaitMs * 4].slice(0, maxDeliver - 1).map(nanos) } : {}),
       max_ack_pending: 10_000,
       filter_subject: spec.filterSubject ?? spec.stream.subjects[0],
     });
@@ -231,12 +257,25 @@ export class Bus {
           this.opts.logger.error({ err }, `subscription to ${spec.subject} failed`);
           return;
         }
-        const running = this.handleRequest(spec, msg);
+        // Never an unhandled rejection (it would end the process): e.g. the dead letter of a bad request could not be stored.
+        const running = this.handleRequest(spec, msg).catch((e: unknown) => this.opts.logger.error({ err: e, subject: spec.subject }, 'request handling failed'));
         this.requestsInFlight.add(running);
         void running.finally(() => this.requestsInFlight.delete(running));
       },
     });
     this.subscriptions.push(sub);
+  }
+
+  /** @internal */
+  get maxMessageBytes(): number {
+    return this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** @internal The error for a payload above `maxMessageBytes`. */
+  tooLarge(subject: string, size: number): KeelError {
+    return new KeelError('payload_too_large', `${subject} payload is ${size} bytes, above the ${this.maxMessageBytes}-byte limit (KEEL_MAX_MESSAGE_BYTES)`, {
+      details: { size, limit: this.maxMessageBytes },
+    });
   }
 
   private async handleRequest<Req, Res>(spec: ServeSpec<Req, Res>, msg: Msg): Promise<void> {
@@ -248,6 +287,14 @@ export class Bus {
     let outcome = 'ok';
     try {
       await withSpan(`process ${spec.subject}`, { kind: SpanKind.SERVER, parent, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': spec.subject, 'keel.service': this.opts.service } }, async () => {
+        if (msg.data.length > this.maxMessageBytes) {
+          // Checked before parsing: a huge payload costs no JSON parse or validation.
+          const error = this.tooLarge(msg.subject, msg.data.length);
+          outcome = 'too_large';
+          await this.deadLetter({ subject: msg.subject, headers: msg.headers, data: msg.data, reason: 'too_large', error: error.toJSON(), keepBytes: TOO_LARGE_KEEP_BYTES });
+          reply({ ok: false, error: error.toJSON() });
+          return;
+        }
         const decoded = decodeJson(msg.data);
         const parsed = decoded.ok ? spec.schema.safeParse(decoded.value) : undefined;
         if (!decoded.ok || !parsed?.success) {
@@ -315,8 +362,10 @@ export class Bus {
     streamSeq?: number;
     consumer?: string;
     deliveries?: number;
+    /** How much of the payload the letter keeps (default 1 MiB). */
+    keepBytes?: number;
   }): Promise<DeadLetter> {
-    const MAX = 1024 * 1024;
+    const MAX = input.keepBytes ?? 1024 * 1024;
     const truncated = input.data.length > MAX;
     const bytes = truncated ? input.data.subarray(0, MAX) : input.data;
     let data: string;
@@ -346,7 +395,16 @@ export class Bus {
     };
     deadLettered.inc({ subject: input.subject, reason: input.reason });
     this.opts.logger.warn({ dead_letter: { id: letter.id, subject: letter.subject, reason: letter.reason, error: letter.error } }, 'message dead-lettered');
-    await this.js.publish(Subjects.deadLetter(this.opts.service), encodeJson(letter), { msgID: letter.id });
+    let payload = encodeJson(letter);
+    const limit = (this.nc.info?.max_payload ?? DEFAULT_MAX_MESSAGE_BYTES) - 4096;
+    if (payload.length > limit) {
+      // JSON escaping (quotes, control characters) can grow the kept bytes past what NATS carries: keep fewer, as base64 (4/3).
+      if (input.error.details !== undefined) letter.error = { code: input.error.code, message: input.error.message.slice(0, 4096) };
+      const room = Math.max(0, Math.floor(((limit - encodeJson({ ...letter, data: '' }).length) * 3) / 4));
+      Object.assign(letter, { data: Buffer.from(bytes.subarray(0, room)).toString('base64'), encoding: 'base64', truncated: true });
+      payload = encodeJson(letter);
+    }
+    await this.js.publish(Subjects.deadLetter(this.opts.service), payload, { msgID: letter.id });
     return letter;
   }
 
@@ -376,6 +434,8 @@ export class Consumption {
   private readonly inflight = new Set<Promise<void>>();
   private stopping = false;
   private loop?: Promise<void>;
+  /** Deferrable consumers: deferrals per stream sequence (they are not failed attempts). Bounded; lost on restart. */
+  private readonly deferrals = new Map<number, number>();
 
   constructor(
     private readonly bus: Bus,
@@ -419,6 +479,12 @@ export class Consumption {
         kind: SpanKind.CONSUMER, parent,
         attributes: { 'messaging.system': 'nats', 'messaging.destination.name': m.subject, 'messaging.consumer.group.name': spec.durable, 'messaging.message.delivery_count': deliveryCount },
       }, async () => {
+        if (m.data.length > this.bus.maxMessageBytes) {
+          // Checked before parsing; redelivering would not make it smaller.
+          const error = this.bus.tooLarge(m.subject, m.data.length);
+          await this.toDeadLetter(m, undefined, 'too_large', error.toJSON(), TOO_LARGE_KEEP_BYTES);
+          return;
+        }
         const decoded = decodeJson(m.data);
         const parsed = decoded.ok ? spec.schema.safeParse(decoded.value) : undefined;
         if (!decoded.ok || !parsed?.success) {
@@ -429,13 +495,26 @@ export class Consumption {
         try {
           await spec.handler(parsed.data, { subject: m.subject, headers: m.headers, deliveryCount, streamSeq: m.seq, msg: m });
           m.ack();
+          this.deferrals.delete(m.seq);
           this.bus.metricsFor(spec, 'ack');
         } catch (err) {
           const e = KeelError.wrap(err);
+          if (spec.deferrable && e.code === 'rate_limited') {
+            // Over a rate limit: come back later; not a failure, never a dead letter.
+            const before = this.deferrals.get(m.seq) ?? 0;
+            this.deferrals.delete(m.seq);
+            if (this.deferrals.size >= 100_000) this.deferrals.delete(this.deferrals.keys().next().value!);
+            this.deferrals.set(m.seq, before + 1);
+            m.nak(Math.max(1, e.retryAfterMs ?? 1000));
+            this.bus.metricsFor(spec, 'deferred');
+            return;
+          }
+          // Failed attempts: deliveries minus this process's deferrals of the message.
+          const attempts = deliveryCount - (this.deferrals.get(m.seq) ?? 0);
           // Unknown errors (a database blip, a peer restarting) are retried; only a
           // KeelError that says it is terminal goes straight to the dead-letter store.
           const retry = err instanceof KeelError ? err.retryable : true;
-          if (retry && deliveryCount < this.maxDeliver) {
+          if (retry && attempts < this.maxDeliver) {
             const delay = e.retryAfterMs ?? backoffDelay(deliveryCount);
             this.logger.warn({ err: e.toJSON(), subject: m.subject, delivery: deliveryCount, retry_in_ms: delay }, 'handler failed, will retry');
             m.nak(delay);
@@ -453,9 +532,10 @@ export class Consumption {
     }
   }
 
-  private async toDeadLetter(m: JsMsg, data: unknown, reason: DeadLetter['reason'], error: ErrorBody | { code: string; message: string; details?: unknown }): Promise<void> {
+  private async toDeadLetter(m: JsMsg, data: unknown, reason: DeadLetter['reason'], error: ErrorBody | { code: string; message: string; details?: unknown }, keepBytes?: number): Promise<void> {
+    this.deferrals.delete(m.seq);
     const letter = await this.bus.deadLetter({
-      subject: m.subject, headers: m.headers, data: m.data, reason, error,
+      subject: m.subject, headers: m.headers, data: m.data, reason, error, keepBytes,
       stream: this.spec.stream.name, streamSeq: m.seq, consumer: this.spec.durable, deliveries: m.info.deliveryCount,
     });
     // Acked only after the dead letter is stored: a crash in between redelivers, never loses.

@@ -5,7 +5,9 @@ export { ApiKeyGuard, PrincipalResolver, RequireRoles, ROLES_KEY } from './auth/
 export { NatsPrincipalResolver } from './auth/nats-principal.resolver';
 export { TtlCache } from './auth/ttl-cache';
 export type { AuthedRequest } from './auth/api-key.guard';
-export { KeelErrorFilter, toKeelError } from './http/error.filter';
+export { KeelErrorFilter, isUnstorableInput, toKeelError } from './http/error.filter';
 export { ReadinessService } from './health/readiness.service';
 export type { ReadinessReport } from './health/readiness.service';
 export { jsonSchemaOf, ERROR_SCHEMA, errorResponses, UUID_PATH_PARAM } from './http/openapi';
+export { IntakeThrottle, RateLimiter, rateLimitedError, rateLimitSettingsFromEnv, TaskSubmission, TASK_SUBMISSION_KEY, TokenBuckets } from './rate-limit';
+export type { BucketLimit, Clock, RateDecision, RateLimitSettings, RateRequest, RateScope, TenantLimits, TenantOverride } from './rate-limit';

@@ -18,6 +18,7 @@ import { ApiKeyGuard } from './auth/api-key.guard';
 import { HealthController } from './health/health.controller';
 import { ReadinessService } from './health/readiness.service';
 import { KeelErrorFilter } from './http/error.filter';
+import { RateLimiter, rateLimitSettingsFromEnv } from './rate-limit/rate-limiter';
 import { AGENTS, ENV, LOGGER, OPENAPI_DOCUMENT, SERVICE_NAME } from './tokens';
 
 /**
@@ -80,9 +81,15 @@ export async function runService<S extends z.ZodObject>(def: ServiceDefinition<S
   }
   let bus: Bus;
   try {
-    bus = await Bus.connect({ url: env.NATS_URL, service: def.name, instance: env.KEEL_INSTANCE, logger, streamReplicas: env.KEEL_STREAM_REPLICAS });
+    const tls = env.NATS_TLS_CA_FILE || env.NATS_TLS_CERT_FILE
+      ? { caFile: env.NATS_TLS_CA_FILE, certFile: env.NATS_TLS_CERT_FILE, keyFile: env.NATS_TLS_KEY_FILE }
+      : undefined;
+    bus = await Bus.connect({
+      url: env.NATS_URL, service: def.name, instance: env.KEEL_INSTANCE, logger, streamReplicas: env.KEEL_STREAM_REPLICAS,
+      user: env.NATS_USER, password: env.NATS_PASSWORD, tls, maxMessageBytes: env.KEEL_MAX_MESSAGE_BYTES,
+    });
   } catch (err) {
-    return die(def.name, `cannot connect to NATS at ${env.NATS_URL}: ${(err as Error).message}. Is nats-server running with JetStream (-js)?`);
+    return die(def.name, `cannot connect to NATS at ${redactUrl(env.NATS_URL)}: ${(err as Error).message}. Is nats-server running with JetStream (-js)?`);
   }
 
   const infra: Infra<z.output<S> & BaseEnv> = { service: def.name, env, logger, bus, db, agents };
@@ -98,7 +105,7 @@ export async function runService<S extends z.ZodObject>(def: ServiceDefinition<S
     if (err instanceof ConfigError) return die(def.name, err.message);
     throw err;
   }
-  app.useBodyParser('json', { limit: '1mb' });
+  app.useBodyParser('json', { limit: env.KEEL_MAX_BODY_BYTES });
   app.useGlobalFilters(new KeelErrorFilter(logger));
   app.disable('x-powered-by');
 
@@ -145,6 +152,7 @@ function buildInfraModule<S extends z.ZodObject>(infra: Infra, def: ServiceDefin
     { provide: OPENAPI_DOCUMENT, useValue: def.openapi ?? null },
     { provide: Bus, useValue: infra.bus },
     { provide: DataSource, useValue: infra.db },
+    { provide: RateLimiter, useValue: new RateLimiter(rateLimitSettingsFromEnv(infra.env)) },
     ReadinessService,
     ...(def.providers ?? []),
   ];

@@ -75,6 +75,10 @@ export async function startKeel(opts: KeelStackOptions = {}): Promise<KeelStack>
     KEEL_APPROVAL_SIGNING_KEY: randomBytes(32).toString('hex'),
     KEEL_BUILTIN_AGENTS_DIR: resolve(ROOT, 'agents'),
     LOG_LEVEL: process.env.KEEL_TEST_LOG_LEVEL ?? 'warn',
+    // Suites and benches submit hundreds of tasks and poll every few ms as one tenant: rate limits far above
+    // that (docs/rate-limits.md); a test of the limits sets its own in `env`.
+    KEEL_RATE_TENANT_RPS: '1000000', KEEL_RATE_TENANT_BURST: '1000000', KEEL_RATE_USER_RPS: '1000000', KEEL_RATE_USER_BURST: '1000000',
+    KEEL_RATE_TENANT_TASKS_PER_MIN: '60000000',
     ...(opts.agentsDir ? { KEEL_AGENTS_DIR: opts.agentsDir } : {}),
     ...(opts.otlpUrl
       ? { OTEL_EXPORTER_OTLP_ENDPOINT: opts.otlpUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100' }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-export const DEAD_LETTER_REASONS = ['validation_error', 'max_deliveries', 'terminal_error'] as const;
+/** `too_large`: the payload was above KEEL_MAX_MESSAGE_BYTES and was not parsed. */
+export const DEAD_LETTER_REASONS = ['validation_error', 'max_deliveries', 'terminal_error', 'too_large'] as const;
 
 /** What a dead letter on `keel.v1.dlq.<service>` holds: enough to understand and replay it. */
 export const DeadLetterSchema = z.object({

@@ -1,9 +1,11 @@
-import { Injectable, SetMetadata } from '@nestjs/common';
+import { Inject, Injectable, Optional, SetMetadata } from '@nestjs/common';
 import type { CanActivate, ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { KeelError } from '@keel/contracts';
 import type { Principal, Role } from '@keel/contracts';
+import { RateLimiter, rateLimitedError } from '../rate-limit/rate-limiter';
+import { TASK_SUBMISSION_KEY } from '../rate-limit/task-submission';
 
 /**
  * `Authorization: Bearer <api key>` on every route that declares roles with
@@ -22,7 +24,11 @@ export type AuthedRequest = Request & { principal?: Principal };
 
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(private readonly reflector: Reflector, private readonly resolver: PrincipalResolver) {}
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly resolver: PrincipalResolver,
+    @Optional() @Inject(RateLimiter) private readonly limiter?: RateLimiter,
+  ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [ctx.getHandler(), ctx.getClass()]);
@@ -39,6 +45,24 @@ export class ApiKeyGuard implements CanActivate {
       throw new KeelError('forbidden', `this action needs one of the roles ${roles.join(', ')}; the key has role ${principal.role}`);
     }
     req.principal = principal;
+    // Rate limits (docs/rate-limits.md): after authentication, so they are per tenant and a bad key costs no budget.
+    if (this.limiter?.enabled) {
+      const task = this.reflector.getAllAndOverride<boolean | undefined>(TASK_SUBMISSION_KEY, [ctx.getHandler(), ctx.getClass()]) ?? isTaskSubmit(req);
+      const decision = this.limiter.check({ tenant: principal.tenant, userId: userIdOf(req), request: true, task });
+      if (!decision.ok) throw rateLimitedError(decision);
+    }
     return true;
   }
+}
+
+function isTaskSubmit(req: Request): boolean {
+  return req.method === 'POST' && /^\/v1\/tasks\/?$/.test(req.path);
+}
+
+/** The user a request names: a JSON body's `userId` (task submission) or a `:userId` route parameter. */
+function userIdOf(req: Request): string | undefined {
+  const body = req.body as { userId?: unknown } | undefined;
+  if (body && typeof body === 'object' && typeof body.userId === 'string' && body.userId) return body.userId;
+  const param = (req.params as Record<string, string | undefined> | undefined)?.userId;
+  return param || undefined;
 }

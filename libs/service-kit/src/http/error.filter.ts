@@ -42,6 +42,9 @@ export function toKeelError(exception: unknown): KeelError {
   if (bp?.type === 'entity.too.large') return new KeelError('payload_too_large', `request body is larger than the ${bp.limit ?? 1048576}-byte limit`);
   if (bp?.type === 'entity.parse.failed') return new KeelError('invalid_request', `request body is not valid JSON: ${bp.message ?? ''}`.trim());
   if (bp?.type === 'charset.unsupported' || bp?.type === 'encoding.unsupported') return new KeelError('unsupported_media_type', bp.message ?? 'unsupported encoding');
+  if (isUnstorableInput(exception)) {
+    return new KeelError('invalid_request', 'the request holds a value the database cannot store (a NUL character, an unpaired surrogate, or nesting too deep)');
+  }
   if (isDatabaseUnavailable(exception)) {
     return new KeelError('unavailable', 'the database is unavailable right now; retry shortly (with the same Idempotency-Key)', { retryAfterMs: 1000 });
   }
@@ -52,6 +55,15 @@ export function toKeelError(exception: unknown): KeelError {
     return new KeelError(code, message);
   }
   return KeelError.wrap(exception);
+}
+
+/**
+ * Postgres refused a value that came from the client, not a bug of ours: 22021 (a NUL in text), 22P05 (`\u0000` in
+ * jsonb), 22P02 (an unpaired surrogate in jsonb), 54001 (nesting too deep). A 400, never retried.
+ */
+export function isUnstorableInput(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  return ['22021', '22P05', '22P02', '54001'].includes(e?.driverError?.code ?? e?.code ?? '');
 }
 
 /** Postgres restarting or unreachable: a client should retry, not treat it as a bug (57P0x admin shutdown, class 08 connection errors). */
