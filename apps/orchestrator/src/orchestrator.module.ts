@@ -11,10 +11,18 @@ import { AuthVerifyResponder } from './auth/auth-verify.responder';
 import { DbPrincipalResolver } from './auth/db-principal.resolver';
 import { CheckpointRepository } from './checkpoints/checkpoint.repository';
 import { TaskEventsService } from './events/task-events.service';
+import { ExperimentsHttpController } from './experiments/experiments.http.controller';
+import { ExperimentsRepository } from './experiments/experiments.repository';
+import { ExperimentsService } from './experiments/experiments.service';
+import { FeedbackHttpController } from './feedback/feedback.http.controller';
+import { FeedbackRepository } from './feedback/feedback.repository';
 import { MemoryHttpController } from './memory/memory.http.controller';
 import { MemoryRepository } from './memory/memory.repository';
 import { MemoryService } from './memory/memory.service';
 import { PeersClient } from './peers/peers.client';
+import { ReplayHttpController } from './replay/replay.http.controller';
+import { ReplayRepository } from './replay/replay.repository';
+import { ReplayService } from './replay/replay.service';
 import { StepDispatcher } from './steps/step.dispatcher';
 import { StepRunner } from './steps/step-runner.service';
 import { TaskWatchdog } from './tasks/task-watchdog.service';
@@ -27,12 +35,14 @@ import { TasksMessageController } from './tasks/tasks.message.controller';
 import { TasksService } from './tasks/tasks.service';
 
 @Module({
-  controllers: [TasksHttpController, MemoryHttpController, ApiKeysHttpController, AuditHttpController],
+  controllers: [TasksHttpController, ReplayHttpController, MemoryHttpController, ApiKeysHttpController, AuditHttpController, ExperimentsHttpController, FeedbackHttpController],
   providers: [
     AuthVerifyResponder,
     TaskRepository, TasksService, TasksMessageController, TaskWatchdog, CancellationRegistry, QueueMetrics, TaskTimelineResponder,
     CheckpointRepository, TaskEventsService, PeersClient, StepDispatcher, StepRunner, DecisionVerifier, ApprovalDecisionsConsumer, BatchSettledConsumer,
     MemoryRepository, MemoryService,
+    ReplayRepository, ReplayService,
+    ExperimentsRepository, ExperimentsService, FeedbackRepository,
   ],
 })
 export class OrchestratorModule {}

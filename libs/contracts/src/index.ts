@@ -33,5 +33,6 @@ export { DEAD_LETTER_REASONS, DeadLetterSchema } from './dead-letters/dead-lette
 export type { DeadLetter } from './dead-letters/dead-letters';
 export {
   AgentSchema, AgentToolSchema, RoutingSchema, AgentApprovalsSchema, DEFAULT_APPROVALS, approvalSettings, DEFAULT_LIMITS, HttpToolSchema, ToolRetrySchema, RESERVED_TOOL_NAMES, TOOL_NAME_PATTERN, HTTP_TOOL_METHODS, AgentMemorySchema, DEFAULT_MEMORY,
+  ExperimentSchema, ExperimentVariantSchema, withVariant,
 } from './agents/agents';
-export type { Agent, AgentTool, Routing, HttpTool, ToolRetry, AgentApprovals, AgentMemory } from './agents/agents';
+export type { Agent, AgentTool, Routing, HttpTool, ToolRetry, AgentApprovals, AgentMemory, Experiment, ExperimentVariant } from './agents/agents';

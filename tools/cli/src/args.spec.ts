@@ -66,8 +66,55 @@ describe('parseCommand', () => {
     });
   });
 
+  it('reads feedback-candidates with its defaults and with every option', () => {
+    expect(parseCommand(['feedback-candidates'])).toEqual({ cmd: 'feedback-candidates', limit: 100 });
+    expect(parseCommand(['feedback-candidates', '--since', '2026-01-31T00:00:00+01:00', '--agent', 'support', '--limit', '20', '--out', 'cand.jsonl'])).toEqual({
+      cmd: 'feedback-candidates', since: '2026-01-30T23:00:00.000Z', agent: 'support', limit: 20, out: 'cand.jsonl',
+    });
+  });
+
+  it.each([
+    [['feedback-candidates', '--since', 'yesterday'], /--since: expected an ISO 8601 date-time/],
+    [['feedback-candidates', '--since', '2026-13-45T00:00:00Z'], /--since/],
+    [['feedback-candidates', '--agent', 'Support'], /--agent: "Support" is not an agent name/],
+    [['feedback-candidates', '--limit', '0'], /--limit: expected a whole number from 1 to 1000/],
+    [['feedback-candidates', '--limit', '1001'], /--limit/],
+    [['feedback-candidates', '--out', ''], /--out: expected a file name/],
+    [['feedback-candidates', 'extra'], /unexpected argument "extra"/],
+  ])('rejects feedback-candidates %j', (argv, message) => {
+    expect(() => parseCommand(argv)).toThrow(UsageError);
+    expect(() => parseCommand(argv)).toThrow(message);
+  });
+
+  it('reads replay with its defaults and with every option', () => {
+    expect(parseCommand(['replay', 'abc', '--from-step', '2'])).toEqual({ cmd: 'replay', id: 'abc', fromStep: 2, liveTools: false, wait: false, json: false });
+    expect(parseCommand([
+      'replay', 'abc', '--from-step', '0', '--model', 'scripted/other', '--system-prompt', 'Be brief.', '--agent', 'shop',
+      '--metadata', '{"a":1}', '--script', '{"content":"hi"}', '--live-tools', '--wait', '--json',
+    ])).toEqual({
+      cmd: 'replay', id: 'abc', fromStep: 0, model: 'scripted/other', systemPrompt: 'Be brief.', agent: 'shop',
+      metadata: { a: 1, script: [{ content: 'hi' }] }, liveTools: true, wait: true, json: true,
+    });
+  });
+
+  it.each([
+    [['replay', 'abc'], /--from-step is required/],
+    [['replay', '--from-step', '1'], /replay: expected one task id/],
+    [['replay', 'abc', '--from-step', '-1'], /--from-step: expected a whole number|argument missing|ambiguous/i],
+    [['replay', 'abc', '--from-step', 'two'], /--from-step: expected a whole number \(0 or more\), got "two"/],
+    [['replay', 'abc', '--from-step', '1', '--model', 'gpt'], /--model: model ids are provider\/model/],
+    [['replay', 'abc', '--from-step', '1', '--script', '[]'], /--script/],
+    [['replay', 'abc', '--from-step', '1', '--metadata', '[1]'], /--metadata: expected a JSON object/],
+  ])('rejects replay %j', (argv, message) => {
+    expect(() => parseCommand(argv)).toThrow(UsageError);
+    expect(() => parseCommand(argv)).toThrow(message);
+  });
+
   it('documents eval in the usage text', () => {
     expect(USAGE).toMatch(/eval <dataset>/);
     expect(USAGE).toMatch(/--save-baseline <file>/);
+    expect(USAGE).toMatch(/feedback-candidates/);
+    expect(USAGE).toMatch(/replay <id>/);
+    expect(USAGE).toMatch(/--from-step <n>/);
   });
 });

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ScriptSchema } from '@keel/contracts';
+import type { FeedbackCandidatesCommand } from './feedback-candidates';
 
 /** A mistake on the command line: printed with a pointer to `keel help`, exit 2. */
 export class UsageError extends Error {
@@ -18,7 +19,23 @@ export type Command =
   | { cmd: 'task'; id: string; json: boolean }
   | { cmd: 'events'; id: string; json: boolean }
   | { cmd: 'dead-letters'; service?: string; limit: number; json: boolean }
-  | EvalCommand;
+  | ReplayCommand
+  | EvalCommand
+  | FeedbackCandidatesCommand;
+
+/** `keel replay <task> --from-step N`: re-run a recorded task from a checkpoint (src/replay.ts, docs/replay.md). */
+export interface ReplayCommand {
+  cmd: 'replay';
+  id: string;
+  fromStep: number;
+  model?: string;
+  systemPrompt?: string;
+  agent?: string;
+  metadata?: Record<string, unknown>;
+  liveTools: boolean;
+  wait: boolean;
+  json: boolean;
+}
 
 /** `keel eval <dataset…>`: run an evaluation dataset against a running Keel (src/eval). */
 export interface EvalCommand {
@@ -50,6 +67,15 @@ Commands:
       --wait                    follow the task's events to the end; exit 0 only if it succeeded
   task <id>          show a task: status, output, error, steps, usage, traceId
   events <id>        stream a task's events until its terminal one
+  replay <id>        re-run a recorded task from one of its steps; recorded tool results are reused
+      --from-step <n>           keep the original's steps 1..n (0: start over), run the rest anew (required)
+      --model <provider/model>  another model for the new steps
+      --system-prompt <text>    another system prompt (replaces the recorded system message)
+      --agent <name>            another agent
+      --metadata '<json>'       merged over the original's metadata
+      --script '<json turns>'   turns for the scripted model's new steps (sets metadata.script)
+      --live-tools              run every tool call for real instead of reusing recorded results
+      --wait                    wait for the replay, then print both runs side by side
   dead-letters       list dead letters from the KEEL_DLQ stream (straight from NATS)
       --service <name>          only letters recorded by this service
       --limit <n>               the newest n letters (default 20)
@@ -62,6 +88,11 @@ Commands:
       --judge-agent <name>      agent that grades expected.criteria (default judge)
       --tags <a,b>              only cases with one of these tags
       exit 0: all passed (with --baseline: no regression); 1: failures; 2: bad arguments or dataset
+  feedback-candidates  thumbs-down tasks as candidate eval cases (JSONL, tagged needs-review)
+      --since <ISO date-time>   only feedback given at or after this instant
+      --agent <name>            only tasks of this agent
+      --limit <n>               the newest n feedback entries (default 100, at most 1000)
+      --out <file.jsonl>        write the cases here (default: stdout)
   help               show this text
 
 Every command takes --json for machine-readable output (eval: --json <file>).
@@ -75,6 +106,7 @@ Examples:
   keel submit "What is 2+2?" --agent demo --wait
   keel submit "hi" --agent demo --script '[{"content":"hello"}]' --wait
   keel events <id>
+  keel replay <id> --from-step 2 --model openai/gpt-4o-mini --wait
   keel dead-letters --service orchestrator --limit 5
   keel eval evals/suite --concurrency 8 --baseline evals/baseline.json --html report.html`;
 
@@ -166,8 +198,12 @@ export function parseCommand(argv: readonly string[]): Command {
       }
       return { cmd, service: typeof v.service === 'string' ? v.service : undefined, limit, json: v.json === true };
     }
+    case 'replay':
+      return parseReplay(rest);
     case 'eval':
       return parseEval(rest);
+    case 'feedback-candidates':
+      return parseFeedbackCandidates(rest);
     default:
       throw new UsageError(`unknown command "${cmd}"`);
   }
@@ -213,5 +249,79 @@ function parseEval(rest: readonly string[]): EvalCommand {
     ...(v.html !== undefined ? { htmlFile: v.html } : {}),
     judgeAgent,
     ...(tags ? { tags } : {}),
+  };
+}
+
+function parseFeedbackCandidates(rest: readonly string[]): FeedbackCandidatesCommand {
+  const { values: v, positionals } = asUsage(() => parseArgs({ args: [...rest], strict: true, allowPositionals: true, options: {
+    since: { type: 'string' },
+    agent: { type: 'string' },
+    limit: { type: 'string' },
+    out: { type: 'string' },
+  } }));
+  if (positionals.length > 0) throw new UsageError(`feedback-candidates: unexpected argument "${positionals[0]}"`);
+  if (v.since !== undefined && !(/^\d{4}-\d{2}-\d{2}T/.test(v.since) && Number.isFinite(Date.parse(v.since)))) {
+    throw new UsageError(`--since: expected an ISO 8601 date-time such as 2026-01-31T00:00:00Z, got "${v.since}"`);
+  }
+  if (v.agent !== undefined && !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(v.agent)) throw new UsageError(`--agent: "${v.agent}" is not an agent name (lowercase letters, digits, - and _)`);
+  let limit = 100;
+  if (v.limit !== undefined) {
+    if (!/^\d+$/.test(v.limit) || Number(v.limit) < 1 || Number(v.limit) > 1000) throw new UsageError(`--limit: expected a whole number from 1 to 1000, got "${v.limit}"`);
+    limit = Number(v.limit);
+  }
+  if (v.out === '') throw new UsageError('--out: expected a file name');
+  return {
+    cmd: 'feedback-candidates',
+    ...(v.since !== undefined ? { since: new Date(v.since).toISOString() } : {}),
+    ...(v.agent !== undefined ? { agent: v.agent } : {}),
+    limit,
+    ...(v.out !== undefined ? { out: v.out } : {}),
+  };
+}
+
+function parseReplay(rest: readonly string[]): ReplayCommand {
+  const { values: v, positionals } = asUsage(() => parseArgs({ args: [...rest], strict: true, allowPositionals: true, options: {
+    'from-step': { type: 'string' },
+    model: { type: 'string' },
+    'system-prompt': { type: 'string' },
+    agent: { type: 'string' },
+    metadata: { type: 'string' },
+    script: { type: 'string' },
+    'live-tools': { type: 'boolean', default: false },
+    wait: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  } }));
+  const id = oneId('replay', positionals);
+  const from = v['from-step'];
+  if (from === undefined) throw new UsageError('replay: --from-step is required, as in: keel replay <id> --from-step 2 (keeps steps 1-2, runs the rest anew)');
+  if (!/^\d+$/.test(from)) throw new UsageError(`--from-step: expected a whole number (0 or more), got "${from}"`);
+  if (v.model !== undefined && !/^[a-z0-9_-]+\/.+$/.test(v.model)) throw new UsageError(`--model: model ids are provider/model, e.g. scripted/default (got "${v.model}")`);
+  if (v['system-prompt'] === '') throw new UsageError('--system-prompt: expected a non-empty prompt');
+  let metadata: Record<string, unknown> | undefined;
+  if (v.metadata !== undefined) {
+    const m = parseJson('--metadata', v.metadata);
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new UsageError('--metadata: expected a JSON object, like \'{"team":"qa"}\'');
+    metadata = m as Record<string, unknown>;
+  }
+  if (v.script !== undefined) {
+    const raw = parseJson('--script', v.script);
+    const script = ScriptSchema.safeParse(Array.isArray(raw) ? raw : [raw]);
+    if (!script.success) {
+      const issue = script.error.issues[0];
+      throw new UsageError(`--script: ${issue.path.length > 0 ? `turn ${issue.path.join('.')}: ` : ''}${issue.message}`);
+    }
+    metadata = { ...metadata, script: script.data };
+  }
+  return {
+    cmd: 'replay',
+    id,
+    fromStep: Number(from),
+    ...(v.model !== undefined ? { model: v.model } : {}),
+    ...(v['system-prompt'] !== undefined ? { systemPrompt: v['system-prompt'] } : {}),
+    ...(v.agent !== undefined ? { agent: v.agent } : {}),
+    ...(metadata ? { metadata } : {}),
+    liveTools: v['live-tools'] === true,
+    wait: v.wait === true,
+    json: v.json === true,
   };
 }

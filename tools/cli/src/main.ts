@@ -6,9 +6,11 @@ import { loadConfig } from './config';
 import type { CliConfig } from './config';
 import { NatsUnavailable, readDeadLetters } from './dead-letters';
 import { runEvalCommand } from './eval/command';
+import { runFeedbackCandidates } from './feedback-candidates';
 import { followEvents } from './follow';
 import { Streams } from '@keel/contracts';
 import { formatDeadLetters, formatEvent, formatTask } from './format';
+import { runReplayCommand } from './replay';
 import type { Style } from './format';
 
 /** `keel`: submit and follow tasks, read dead letters, and run evaluations, from a terminal. */
@@ -75,12 +77,16 @@ async function run(command: Command, cfg: CliConfig, style: Style): Promise<numb
       }
       return 0;
     }
+    case 'replay':
+      return runReplayCommand(command, cfg, { stdout: print, style });
     case 'eval': {
       const outcome = await runEvalCommand(command, cfg, { stdout: print, stderr: process.stderr, style });
       // A task that could not be cancelled leaves its event stream open: do not wait for it.
       if (outcome.forceExit) process.exit(outcome.code);
       return outcome.code;
     }
+    case 'feedback-candidates':
+      return runFeedbackCandidates(command, cfg, { stdout: print, stderr: (s) => process.stderr.write(`${s}\n`) });
   }
 }
 

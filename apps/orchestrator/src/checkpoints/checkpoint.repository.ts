@@ -22,6 +22,9 @@ export interface TaskState {
   traceparent: string | null;
   deadlineAt: Date;
   createdAt: Date;
+  /** A/B experiment and variant assigned at submit (experiments/variants.ts); null outside one. */
+  experiment?: string | null;
+  variant?: string | null;
 }
 
 /** A model turn whose tool calls wait for a human decision; kept so the model is not called again on resume. */
@@ -84,7 +87,7 @@ export const messageHash = (m: ChatMessage): string => createHash('sha256').upda
 type StateRow = {
   id: string; tenant: string; user_id: string | null; agent: string; status: TaskStatus; mode: TaskMode; input: string;
   metadata: Record<string, unknown>; conversation_id: string | null; step: number; model_calls: number; pending: PendingTurn | null;
-  traceparent: string | null; deadline_at: Date; created_at: Date; transcript: ChatMessage[];
+  traceparent: string | null; deadline_at: Date; created_at: Date; transcript: ChatMessage[]; experiment: string | null; variant: string | null;
 };
 
 @Injectable()
@@ -95,7 +98,7 @@ export class CheckpointRepository {
   async load(taskId: string): Promise<TaskState | null> {
     const rows = await preparedQuery<StateRow>(this.db, 'keel_load_task',
       `SELECT t.id, t.tenant, t.user_id, t.agent, t.status, t.mode, t.input, t.metadata, t.conversation_id, t.step, t.model_calls, t.pending,
-              t.traceparent, t.deadline_at, t.created_at,
+              t.traceparent, t.deadline_at, t.created_at, t.experiment, t.variant,
               COALESCE((SELECT json_agg(m.content ORDER BY tm.idx)
                           FROM orchestrator.task_messages tm
                           JOIN orchestrator.messages m ON m.tenant = t.tenant AND m.hash = tm.hash
@@ -109,6 +112,7 @@ export class CheckpointRepository {
       id: r.id, tenant: r.tenant, userId: r.user_id, agent: r.agent, status: r.status, mode: r.mode, input: r.input,
       metadata: r.metadata, conversationId: r.conversation_id, step: r.step, modelCalls: r.model_calls, transcript: r.transcript, pending: r.pending,
       traceparent: r.traceparent, deadlineAt: new Date(r.deadline_at), createdAt: new Date(r.created_at),
+      experiment: r.experiment, variant: r.variant,
     };
   }
 

@@ -1,6 +1,7 @@
 import { ERROR_SCHEMA, errorResponses as errors, jsonSchemaOf as schema, UUID_PATH_PARAM as idParam } from '@keel/service-kit';
 import { FeedbackSchema, ROLES, SubmitTaskSchema, TASK_MODES, TASK_STATUSES } from '@keel/contracts';
 import { CreateApiKeySchema, RotateApiKeySchema } from '../auth/api-keys.schemas';
+import { ReplayRequestSchema } from '../replay/replay-plan';
 
 /**
  * The orchestrator's REST API as OpenAPI 3.1, served at GET /openapi.json.
@@ -17,6 +18,7 @@ export const openApiDocument: Record<string, unknown> = {
       Error: ERROR_SCHEMA,
       SubmitTask: schema(SubmitTaskSchema),
       Feedback: schema(FeedbackSchema),
+      ReplayTask: schema(ReplayRequestSchema),
       CreateApiKey: schema(CreateApiKeySchema),
       RotateApiKey: schema(RotateApiKeySchema),
       CreatedApiKey: {
@@ -50,6 +52,43 @@ export const openApiDocument: Record<string, unknown> = {
           usage: { type: 'object', properties: { inputTokens: { type: 'integer' }, outputTokens: { type: 'integer' }, costUsd: { type: 'number' } } },
           traceId: { type: ['string', 'null'] }, conversationId: { type: ['string', 'null'] }, metadata: { type: 'object' },
           createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' }, finishedAt: { type: ['string', 'null'], format: 'date-time' },
+          experiment: { type: ['string', 'null'], description: 'the agent\'s A/B experiment the task ran in' }, variant: { type: ['string', 'null'], description: 'the variant it was assigned (sticky by userId)' },
+        },
+      },
+      ExperimentResults: {
+        type: 'object',
+        description: 'Per-variant results of an A/B experiment (docs/experiments.md); each variant but the baseline (the first) is compared with it by a two-proportion z-test of success rate.',
+        properties: {
+          agent: { type: 'string' }, experiment: { type: 'string' }, declared: { type: 'boolean' }, since: { type: ['string', 'null'] }, baseline: { type: 'string' },
+          alpha: { type: 'number' }, minTasksPerVariant: { type: 'integer' },
+          variants: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                name: { type: 'string' }, share: { type: ['number', 'null'] }, declared: { type: 'boolean' }, tasks: { type: 'integer' }, succeeded: { type: 'integer' },
+                failed: { type: 'integer', description: 'failed or timed_out' }, cancelled: { type: 'integer' }, active: { type: 'integer' },
+                successRate: { type: ['number', 'null'], description: 'succeeded / (succeeded + failed)' },
+                latencyMs: { type: 'object', properties: { mean: { type: ['number', 'null'] }, p50: { type: ['number', 'null'] }, p95: { type: ['number', 'null'] } } },
+                meanCostUsd: { type: ['number', 'null'] }, feedback: { type: 'object', properties: { count: { type: 'integer' }, meanScore: { type: ['number', 'null'] } } },
+                comparison: {
+                  type: ['object', 'null'],
+                  properties: {
+                    against: { type: 'string' }, status: { enum: ['ok', 'not_enough_data'] }, difference: { type: ['number', 'null'] }, z: { type: ['number', 'null'] },
+                    pValue: { type: ['number', 'null'] }, pValueAdjusted: { type: ['number', 'null'], description: 'Bonferroni over the comparisons' }, significant: { type: 'boolean' }, reason: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      FeedbackItem: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' }, taskId: { type: 'string', format: 'uuid' }, score: { enum: [1, -1] }, comment: { type: ['string', 'null'] }, at: { type: 'string', format: 'date-time' },
+          agent: { type: 'string' }, status: { enum: [...TASK_STATUSES] }, input: { type: 'string' }, output: { type: ['string', 'null'] }, userId: { type: ['string', 'null'] },
+          conversationId: { type: ['string', 'null'] }, experiment: { type: ['string', 'null'] }, variant: { type: ['string', 'null'] },
         },
       },
     },
@@ -68,6 +107,24 @@ export const openApiDocument: Record<string, unknown> = {
     '/v1/tasks/{id}/events': { get: { summary: 'Server-Sent Events of the task (id = sequence; ends after the terminal event; honours Last-Event-ID)', parameters: [idParam], responses: { '200': { description: 'text/event-stream' }, ...errors(401, 403, 404) } } },
     '/v1/tasks/{id}/cancel': { post: { summary: 'Cancel at the next safe point', parameters: [idParam], responses: { '202': { description: 'cancelled (or the terminal status it already had)' }, ...errors(401, 403, 404) } } },
     '/v1/tasks/{id}/feedback': { post: { summary: 'User feedback', parameters: [idParam], requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Feedback' } } } }, responses: { '204': { description: 'recorded' }, ...errors(400, 401, 403, 404) } } },
+    '/v1/tasks/{id}/replay': {
+      post: {
+        summary: 'Re-run the task from the end of step fromStep (0..its steps) as a new task, with another model, system prompt, agent or metadata; tool calls at recorded positions return the recorded results unless liveTools (docs/replay.md)',
+        parameters: [idParam],
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/ReplayTask' } } } },
+        responses: {
+          '202': { description: 'the replay task, running from step fromStep + 1', content: { 'application/json': { schema: { type: 'object', properties: { id: { type: 'string', format: 'uuid' }, status: { type: 'string' }, replayOf: { type: 'string', format: 'uuid' }, fromStep: { type: 'integer' } } } } } },
+          ...errors(400, 401, 403, 404, 409, 415),
+        },
+      },
+    },
+    '/v1/tasks/{id}/compare': {
+      get: {
+        summary: 'A replay beside its original, step by step: model, tool calls (recorded or run), results and answers; steps 1..fromStep are shared',
+        parameters: [idParam],
+        responses: { '200': { description: '{fromStep, overrides, original, replay, steps: [{step, shared, original, replay}]}' }, ...errors(400, 401, 403, 404) },
+      },
+    },
     '/v1/admin/api-keys': {
       post: {
         summary: 'Create an API key of the caller\'s tenant (admin); the key is shown only in this response',
@@ -100,6 +157,34 @@ export const openApiDocument: Record<string, unknown> = {
         ],
         responses: { '200': { description: 'entries', content: { 'application/json': { schema: { type: 'object', properties: { items: { type: 'array', items: { $ref: '#/components/schemas/AuditEntry' } } } } } } }, ...errors(400, 401, 403) },
       },
+    },
+    '/v1/experiments/{agent}': {
+      get: {
+        summary: 'Per-variant results of the agent\'s A/B experiment with significance tests (viewer; own tenant)',
+        parameters: [
+          { name: 'agent', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'experiment', in: 'query', required: false, schema: { type: 'string' }, description: 'another experiment of the agent (default: the one its file declares)' },
+          { name: 'since', in: 'query', required: false, schema: { type: 'string', format: 'date-time' }, description: 'only tasks created at or after this instant' },
+          { name: 'alpha', in: 'query', required: false, schema: { type: 'number', default: 0.05 }, description: 'significance level for `significant`' },
+        ],
+        responses: { '200': { description: 'results', content: { 'application/json': { schema: { $ref: '#/components/schemas/ExperimentResults' } } } }, ...errors(400, 401, 403, 404) },
+      },
+    },
+    '/v1/feedback': {
+      get: {
+        summary: 'The tenant\'s feedback with the rated tasks\' input and output, newest first (viewer)',
+        parameters: [
+          { name: 'score', in: 'query', required: false, schema: { enum: ['1', '-1'] } },
+          { name: 'since', in: 'query', required: false, schema: { type: 'string', format: 'date-time' } },
+          { name: 'agent', in: 'query', required: false, schema: { type: 'string' } },
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        ],
+        responses: { '200': { description: 'feedback', content: { 'application/json': { schema: { type: 'object', properties: { items: { type: 'array', items: { $ref: '#/components/schemas/FeedbackItem' } } } } } } }, ...errors(400, 401, 403) },
+      },
+    },
+    '/v1/memory/users/{userId}': {
+      get: { summary: 'Everything remembered about one user of the caller\'s tenant: conversations with their turns and summary, facts, task count (admin)', parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 200 } }], responses: { '200': { description: 'the user\'s memory' }, ...errors(400, 401, 403) } },
+      delete: { summary: 'Right to be forgotten: the user\'s memory, tasks, events, feedback and unshared messages, in one transaction (admin)', parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 200 } }], responses: { '200': { description: '{userId, deleted: {memoryItems, summaries, tasks, taskMessages, taskEvents, feedback, messages}}' }, ...errors(400, 401, 403, 409) } },
     },
     '/healthz': { get: { summary: 'Alive', security: [], responses: { '200': { description: 'ok' } } } },
     '/readyz': { get: { summary: 'Ready (NATS, Postgres, migrations)', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },

@@ -22,8 +22,11 @@ import { CancellationRegistry, TaskCancelled } from './cancellation.registry';
 import { checkRepetition, earlierOccurrences, loopHint, NO_PROGRESS_OCCURRENCES } from './loop-detector';
 import { cachedContent, degradedContent, isLadderFailure, LADDER_MARKER, modelKnowledgeContent, refusalOutput } from './degradation-ladder';
 import { StepDispatcher } from './step.dispatcher';
+import { isReplay, recordedKey, withReplayOverrides } from '../replay/replay-plan';
 import { isInert } from './inert-output';
 import { datamark, spotlight, SPOTLIGHT_RULE } from './spotlight';
+import { effectiveAgent } from '../experiments/variants';
+import { countExperimentOutcome } from '../experiments/experiment-metrics';
 
 const stepsTotal = counter('keel_steps_total', 'Steps run, by agent and outcome', ['agent', 'outcome']);
 const stepSeconds = histogram('keel_step_duration_seconds', 'Wall time of one step, by agent', ['agent']);
@@ -120,7 +123,7 @@ export class StepRunner implements OnApplicationBootstrap {
       throw new KeelError('unavailable', `step ${work.step} of task ${state.id} is still running; resume later`, { retryable: true, retryAfterMs: 200 });
     }
 
-    const agent = this.agents.get(state.agent);
+    const agent = effectiveAgent(this.agents.get(state.agent), state.variant); // the A/B variant's prompt, model and routing
     const started = performance.now();
     const progress: StepProgress = { events: [], turnBooked: false, modelCallsBookedHere: 0 };
     // A long step beats so the watchdog does not take it for a stalled one.
@@ -156,6 +159,7 @@ export class StepRunner implements OnApplicationBootstrap {
         stepsTotal.inc({ agent: state.agent, outcome: result.status });
         if (result.finished) {
           tasksFinished.inc({ agent: state.agent, status: result.status });
+          countExperimentOutcome(state, result.status);
           taskSteps.observe({ agent: state.agent, status: result.status }, result.step);
           taskDuration.observe({ agent: state.agent, status: result.status }, (Date.now() - state.createdAt.getTime()) / 1000);
         }
@@ -179,6 +183,7 @@ export class StepRunner implements OnApplicationBootstrap {
     const step = work.step;
     const events = progress.events;
     if (!agent) return this.finish(step, 'failed', { error: { code: 'invalid_request', message: `agent "${state.agent}" is not loaded on this orchestrator` } });
+    agent = withReplayOverrides(agent, state.metadata); // replay (docs/replay.md): its model and system prompt, for this task only
     if (Date.now() > state.deadlineAt.getTime()) {
       return this.finish(step, 'timed_out', { error: { code: 'timeout', message: `task exceeded its ${agent.limits.taskTimeoutMs} ms time limit` } });
     }
@@ -253,7 +258,8 @@ export class StepRunner implements OnApplicationBootstrap {
       const output = verdict.redacted ?? turn.content ?? '';
       newMessages.push({ role: 'assistant', content: output });
       const userTurn = [...state.transcript, ...newMessages].find((m) => m.role === 'user')?.content ?? state.input;
-      const remember = this.memory.remember(state, userTurn, output);
+      // A replay is an experiment on a recorded task: it does not add turns to the conversation's memory.
+      const remember = isReplay(state.metadata) ? undefined : this.memory.remember(state, userTurn, output);
       return this.finish(step, 'succeeded', { output, ...booked(), messages: newMessages, ...(remember ? { remember } : {}) }, events);
     }
 
@@ -349,7 +355,9 @@ export class StepRunner implements OnApplicationBootstrap {
       return this.finish(step, 'failed', { error: { code: 'no_progress', message: 'the task reached the same calls with the same results for the third time without progress' }, ...booked(), messages: newMessages }, events);
     }
     this.cancellation.checkpoint(state.id);
-    events.push({ type: 'step.completed', data: { step } });
+    // The step's boundary (transcript length and script cursor after it): where a replay from this step cuts (docs/replay.md).
+    const modelCallsAfter = state.modelCalls + progress.modelCallsBookedHere + booked().modelCalls;
+    events.push({ type: 'step.completed', data: { step, messageCount: state.transcript.length + newMessages.length, modelCalls: modelCallsAfter } });
     return { step, status: 'running', messages: newMessages, events, ...booked(), pending: null, error: null, next: 'dispatch' };
   }
 
@@ -361,9 +369,12 @@ export class StepRunner implements OnApplicationBootstrap {
    */
   private async executeCall(state: TaskState, agent: string, step: number, index: number, calls: Required<ToolCall>[], timeoutMs: number, events: NewEvent[]): Promise<ExecuteToolResponse | { wait: true } | { content: string }> {
     const call = calls[index];
+    // Replay: the recorded call at this position answers instead of the tool, when it matches (docs/replay.md).
+    const recorded = recordedKey(state.metadata, step, index);
     const request = {
       idempotencyKey: `${state.id}:${step}:${index}`, taskId: state.id, tenant: state.tenant, agent, step,
       name: call.name, arguments: call.arguments, timeoutMs,
+      ...(recorded ? { replayOf: { idempotencyKey: recorded } } : {}),
     };
     try {
       return await this.peers.execute(request);
@@ -408,7 +419,7 @@ export class StepRunner implements OnApplicationBootstrap {
       ? { verdict: 'allow' as const, categories: ['inert'] }
       : await this.peers.screen({ text: raw, channel: 'tool_output', tenant: state.tenant, taskId: state.id, ...(this.agents.get(state.agent)?.guardrail?.redactIdentifiers ? { redactIdentifiers: true } : {}) });
     events.push({ type: 'tool.completed', data: {
-      step, index, tool: call.name, idempotencyKey: key, ok: res.ok, replayed: res.replayed, durationMs: res.durationMs,
+      step, index, tool: call.name, idempotencyKey: key, ok: res.ok, replayed: res.replayed, ...(res.replayedFrom ? { replayedFrom: res.replayedFrom } : {}), durationMs: res.durationMs,
       error: res.error, degraded: res.degraded?.rung, cached: res.cached, review: decision?.action === 'review', guardrail: { verdict: screened.verdict, categories: screened.categories },
     } });
     const injection = screened.categories.filter((c) => c === 'prompt_injection' || c === 'jailbreak');
@@ -467,6 +478,7 @@ export class StepRunner implements OnApplicationBootstrap {
       taskId: state.id, tenant: state.tenant, agent: agent.name, step, model: agent.model, messages, tools,
       script, scriptCursor: state.modelCalls, deadline,
       ...(state.userId ? { userId: state.userId } : {}),
+      ...(state.variant ? { variant: state.variant } : {}),
       ...(typeof state.metadata?.taskType === 'string' ? { taskType: state.metadata.taskType.slice(0, 100) } : {}),
     };
   }

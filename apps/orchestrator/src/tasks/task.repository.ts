@@ -16,13 +16,15 @@ export interface NewTask {
   traceId: string | null;
   traceparent: string | null;
   deadlineAt: Date;
+  /** A/B assignment at submit (experiments/variants.ts); absent outside an experiment. */
+  experiment?: { experiment: string; variant: string; assignment: 'user' | 'task' } | null;
 }
 
 type TaskRow = {
   id: string; tenant: string; agent: string; status: TaskStatus; mode: TaskMode; input: string; output: string | null;
   error: TaskView['error']; step: number; input_tokens: string; output_tokens: string; cost_usd: number;
   trace_id: string | null; conversation_id: string | null; metadata: Record<string, unknown>;
-  created_at: Date; updated_at: Date; finished_at: Date | null;
+  created_at: Date; updated_at: Date; finished_at: Date | null; experiment: string | null; variant: string | null;
 };
 
 const toView = (r: TaskRow): TaskView => ({
@@ -41,6 +43,8 @@ const toView = (r: TaskRow): TaskView => ({
   createdAt: new Date(r.created_at).toISOString(),
   updatedAt: new Date(r.updated_at).toISOString(),
   finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : null,
+  experiment: r.experiment ?? null,
+  variant: r.variant ?? null,
 });
 
 @Injectable()
@@ -56,15 +60,16 @@ export class TaskRepository {
     const rows: { id: string; status: TaskStatus }[] = await this.db.query(
       `WITH t AS (
          INSERT INTO orchestrator.tasks (id, tenant, user_id, agent, status, source, input, metadata, conversation_id,
-                                         idempotency_key, trace_id, traceparent, deadline_at, event_seq, mode)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, 1, $14)
+                                         idempotency_key, trace_id, traceparent, deadline_at, event_seq, mode, experiment, variant, assignment)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, 1, $14, $15, $16, $17)
          ON CONFLICT (tenant, idempotency_key) DO NOTHING
          RETURNING id, status
        ), e AS (
          INSERT INTO orchestrator.task_events (task_id, seq, type, data) SELECT id, 1, 'task.submitted', $13::jsonb FROM t
        )
        SELECT id, status FROM t`,
-      [t.id, t.tenant, t.userId, t.agent, t.source, t.input, JSON.stringify(t.metadata), t.conversationId, t.idempotencyKey, t.traceId, t.traceparent, t.deadlineAt, JSON.stringify(event), t.mode],
+      [t.id, t.tenant, t.userId, t.agent, t.source, t.input, JSON.stringify(t.metadata), t.conversationId, t.idempotencyKey, t.traceId, t.traceparent, t.deadlineAt, JSON.stringify(event), t.mode,
+        t.experiment?.experiment ?? null, t.experiment?.variant ?? null, t.experiment?.assignment ?? null],
     );
     if (rows[0]) return { created: true, id: rows[0].id, status: rows[0].status, step: 0, traceparent: t.traceparent };
     const existing: { id: string; status: TaskStatus; step: number; traceparent: string | null }[] = await this.db.query(
@@ -78,7 +83,7 @@ export class TaskRepository {
   async get(tenant: string, id: string): Promise<TaskView | null> {
     const rows: TaskRow[] = await this.db.query(
       `SELECT id, tenant, agent, status, mode, input, output, error, step, input_tokens, output_tokens, cost_usd, trace_id,
-              conversation_id, metadata, created_at, updated_at, finished_at
+              conversation_id, metadata, created_at, updated_at, finished_at, experiment, variant
          FROM orchestrator.tasks WHERE id = $1 AND tenant = $2`,
       [id, tenant],
     );
@@ -116,12 +121,14 @@ export class TaskRepository {
     return { found: true, status: r.status, event };
   }
 
-  async addFeedback(tenant: string, id: string, score: 1 | -1, comment: string | undefined): Promise<boolean> {
-    const rows: { id: string }[] = await this.db.query(
-      `INSERT INTO orchestrator.feedback (task_id, tenant, score, comment)
-       SELECT id, tenant, $3, $4 FROM orchestrator.tasks WHERE id = $1 AND tenant = $2 RETURNING task_id AS id`,
+  /** Records feedback on a task of the tenant; null when there is no such task, else the task's agent (a metric label). */
+  async addFeedback(tenant: string, id: string, score: 1 | -1, comment: string | undefined): Promise<{ agent: string } | null> {
+    const rows: { agent: string }[] = await this.db.query(
+      `WITH t AS (SELECT id, tenant, agent FROM orchestrator.tasks WHERE id = $1 AND tenant = $2),
+            f AS (INSERT INTO orchestrator.feedback (task_id, tenant, score, comment) SELECT id, tenant, $3, $4 FROM t RETURNING task_id)
+       SELECT t.agent FROM t JOIN f ON f.task_id = t.id`,
       [id, tenant, score, comment ?? null],
     );
-    return rows.length > 0;
+    return rows[0] ?? null;
   }
 }

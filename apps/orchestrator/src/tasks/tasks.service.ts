@@ -9,9 +9,11 @@ import { TaskEventsService } from '../events/task-events.service';
 import { StepDispatcher } from '../steps/step.dispatcher';
 import { CancellationRegistry } from '../steps/cancellation.registry';
 import { TaskRepository } from './task.repository';
+import { assignVariant } from '../experiments/variants';
+import { experimentTasks } from '../experiments/experiment-metrics';
 
 const submitted = counter('keel_tasks_submitted_total', 'Tasks accepted, by agent and source', ['agent', 'source']);
-const feedbackTotal = counter('keel_feedback_total', 'User feedback on tasks (user satisfaction), by score', ['score']);
+const feedbackTotal = counter('keel_feedback_total', 'User feedback on tasks (user satisfaction), by score and agent', ['score', 'agent']);
 
 export interface SubmitContext {
   tenant: string;
@@ -47,16 +49,20 @@ export class TasksService {
       kind: SpanKind.SERVER,
       attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': agent.name, 'keel.tenant': ctx.tenant, 'keel.task.source': ctx.source },
     }, async (span) => {
+      // A/B experiment: the variant, sticky by user (by task without a userId), recorded with the task.
+      const experiment = assignVariant(agent, { tenant: ctx.tenant, agent: agent.name, userId: body.userId, taskId: id });
+      if (experiment) span.setAttributes({ 'keel.experiment': experiment.experiment, 'keel.experiment.variant': experiment.variant, 'keel.experiment.assignment': experiment.assignment });
       const result = await this.tasks.create({
         id, tenant: ctx.tenant, userId: body.userId ?? null, agent: agent.name, source: ctx.source, mode: body.mode ?? 'realtime', input: body.input,
         metadata: body.metadata ?? {}, conversationId: body.conversationId ?? null, idempotencyKey: ctx.idempotencyKey ?? null,
         traceId: currentTraceId() ?? null, traceparent: traceparentOf() ?? null,
-        deadlineAt: new Date(Date.now() + agent.limits.taskTimeoutMs),
-      }, { agent: agent.name, source: ctx.source, mode: body.mode ?? 'realtime' });
+        deadlineAt: new Date(Date.now() + agent.limits.taskTimeoutMs), experiment,
+      }, { agent: agent.name, source: ctx.source, mode: body.mode ?? 'realtime', ...(experiment ?? {}) });
       span.setAttribute('keel.task.id', result.id);
       span.setAttribute('keel.task.duplicate', !result.created);
       if (result.created) {
         submitted.inc({ agent: agent.name, source: ctx.source });
+        if (experiment) experimentTasks.inc({ agent: agent.name, experiment: experiment.experiment, variant: experiment.variant, status: 'submitted' });
         this.logger.info({ task_id: result.id, tenant: ctx.tenant, agent: agent.name }, 'task submitted');
       }
       // Also for a duplicate still at step 0: its first publish may have failed (de-duplicated if not).
@@ -83,8 +89,9 @@ export class TasksService {
   }
 
   async feedback(tenant: string, id: string, fb: Feedback): Promise<void> {
-    if (!isUuid(id) || !(await this.tasks.addFeedback(tenant, id, fb.score, fb.comment))) throw new KeelError('not_found', `task ${id} not found`);
-    feedbackTotal.inc({ score: fb.score === 1 ? 'positive' : 'negative' });
+    const task = isUuid(id) ? await this.tasks.addFeedback(tenant, id, fb.score, fb.comment) : null;
+    if (!task) throw new KeelError('not_found', `task ${id} not found`);
+    feedbackTotal.inc({ score: fb.score === 1 ? 'positive' : 'negative', agent: task.agent });
   }
 
   eventsAfter(taskId: string, seq: number): Promise<TaskEvent[]> {

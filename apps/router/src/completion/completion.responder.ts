@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap } from '@nestjs/common';
-import { CompleteRequestSchema, KeelError, QueueGroups, Subjects } from '@keel/contracts';
+import { CompleteRequestSchema, KeelError, QueueGroups, Subjects, withVariant } from '@keel/contracts';
 import type { Agent, CompleteRequest, CompleteResponse } from '@keel/contracts';
 import { Bus } from '@keel/messaging';
 import { AGENTS, ENV } from '@keel/service-kit';
@@ -86,7 +86,8 @@ export class CompletionResponder implements OnApplicationBootstrap {
       },
     }, async (span) => {
       try {
-        const agent = this.agents.get(req.agent);
+        const base = this.agents.get(req.agent);
+        const agent = base && withVariant(base, req.variant); // an A/B variant's routing (docs/experiments.md)
         this.anomalies.check(req);
         // The cache before the budget: a cached answer spends nothing.
         const scope = { tenant: req.tenant, agent: req.agent, userId: req.userId, taskId: req.taskId };

@@ -172,6 +172,14 @@ export class ToolExecutorService {
           toolCalls.inc({ tool: req.name, outcome: 'replayed' });
           return { ok: entry.ok, result: entry.ok ? entry.result : undefined, error: entry.error ?? undefined, replayed: true, durationMs: entry.durationMs, degraded: entry.degraded ?? undefined };
         }
+        // Replay (docs/replay.md): the recorded call at this position answers when it matches; the tool does not run.
+        if (req.replayOf) {
+          const recorded = await this.fromRecording(req, hash);
+          if (recorded) {
+            span.setAttribute('keel.tool.replayed_from', req.replayOf.idempotencyKey);
+            return recorded;
+          }
+        }
         if (entry.state === 'in_doubt') {
           if (idempotency !== 'idempotent_by_key' && !req.forceInDoubt) {
             throw new KeelError('outcome_unknown', `the outcome of ${req.name} for key ${req.idempotencyKey} is unknown (an executor stopped during the call) and the tool is not idempotent; a person must decide whether to run it again`, { details: { attempts: entry.attempts, tool: req.name, arguments: req.arguments } });
@@ -216,6 +224,22 @@ export class ToolExecutorService {
       if (outcome.degraded) span.setAttribute('keel.tool.degraded', outcome.degraded.rung);
       return { ok: outcome.ok, result: outcome.result, error: outcome.error, replayed: false, durationMs: outcome.durationMs, degraded: outcome.degraded, cached: outcome.cached };
     });
+  }
+
+  /**
+   * A replay task's call whose position (step, index) in the recorded task holds a settled call of the
+   * same tenant, tool and arguments: that result, recorded under this call's own key too (so a
+   * redelivery, or a replay of this replay, finds it). Else undefined: the call runs for real.
+   * Safe for a key of ours left `started`: a matching recording means this call never ran the tool.
+   */
+  private async fromRecording(req: ExecuteToolRequest, hash: string): Promise<ExecuteToolResponse | undefined> {
+    const from = req.replayOf!.idempotencyKey;
+    const r = await this.ledger.recorded(from, req.tenant);
+    if (!r || r.tool !== req.name || r.argsHash !== hash) return undefined;
+    const outcome = { ok: r.ok, result: r.ok ? r.result : undefined, error: r.error ?? undefined, durationMs: r.durationMs, degraded: r.degraded ?? undefined };
+    await this.ledger.settle(req.idempotencyKey, outcome);
+    toolCalls.inc({ tool: req.name, outcome: 'replayed' });
+    return { ...outcome, replayed: true, replayedFrom: from };
   }
 
   private resolve(agent: Agent, registry: ToolRegistry, name: string, raw: unknown): { grant: AgentTool; tool: ToolDefinition; args: unknown } | { refusal: { code: string; message: string } } {

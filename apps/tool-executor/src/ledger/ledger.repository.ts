@@ -14,6 +14,17 @@ export type LedgerEntry =
   | { state: 'settled'; ok: boolean; result: unknown; error: { code: string; message: string } | null; argsHash: string; durationMs: number; degraded: Degraded | null }
   | { state: 'in_doubt'; argsHash: string; attempts: number };
 
+/** A settled call of a recorded task (replay). */
+export interface RecordedCall {
+  tool: string;
+  argsHash: string;
+  ok: boolean;
+  result: unknown;
+  error: { code: string; message: string } | null;
+  durationMs: number;
+  degraded: Degraded | null;
+}
+
 /** Canonical JSON (sorted keys) so the same arguments always hash alike. */
 export function argsHash(args: unknown): string {
   const canon = (v: unknown): unknown =>
@@ -38,6 +49,22 @@ export class LedgerRepository {
     const r = rows[0];
     if (r.status === 'started') return { state: 'in_doubt', argsHash: r.args_hash, attempts: r.attempts };
     return { state: 'settled', ok: r.status === 'succeeded', result: r.result, error: r.error, argsHash: r.args_hash, durationMs: r.duration_ms ?? 0, degraded: r.degraded };
+  }
+
+  /**
+   * Replay (docs/replay.md): the settled row of a recorded call, for the replay's call at the same
+   * position. Only the caller's tenant; a row still `started` (outcome unknown) is not an answer.
+   */
+  async recorded(key: string, tenant: string): Promise<RecordedCall | null> {
+    const rows: { tool: string; status: string; result: unknown; error: { code: string; message: string } | null; args_hash: string; duration_ms: number | null; degraded: Degraded | null }[] =
+      await this.db.query(
+        `SELECT tool, status, result, error, args_hash, duration_ms, degraded FROM tool_executor.ledger
+          WHERE idempotency_key = $1 AND tenant = $2 AND status IN ('succeeded', 'failed')`,
+        [key, tenant],
+      );
+    const r = rows[0];
+    if (!r) return null;
+    return { tool: r.tool, argsHash: r.args_hash, ok: r.status === 'succeeded', result: r.result, error: r.error, durationMs: r.duration_ms ?? 0, degraded: r.degraded };
   }
 
   async retryInDoubt(key: string): Promise<void> {

@@ -198,6 +198,63 @@ export const AgentMemorySchema = z.object({
 }).strict();
 export type AgentMemory = z.output<typeof AgentMemorySchema>;
 
+const VARIANT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * One arm of an A/B experiment: what it changes about the agent (docs/experiments.md).
+ * `weight` is relative (70/30 and 7/3 are the same); 0 stops assigning new units to it.
+ */
+export const ExperimentVariantSchema = z.object({
+  name: z.string().regex(VARIANT_NAME, 'variant names are lowercase letters, digits, - and _ (at most 63)'),
+  weight: z.number().finite().nonnegative('weight must be 0 or more').max(1_000_000).optional(),
+  systemPrompt: z.string().min(1).optional(),
+  model: ModelId.optional(),
+  routing: RoutingSchema.optional(),
+}).strict();
+export type ExperimentVariant = z.output<typeof ExperimentVariantSchema>;
+
+/**
+ * An A/B experiment on the agent: each task is assigned one variant, sticky by
+ * user (apps/orchestrator/src/experiments/variants.ts). Weights default to equal;
+ * give a weight to every variant or to none.
+ */
+export const ExperimentSchema = z.object({
+  name: z.string().regex(VARIANT_NAME, 'experiment names are lowercase letters, digits, - and _ (at most 63)'),
+  variants: z.array(ExperimentVariantSchema).min(2, 'an experiment needs at least 2 variants').max(10, 'an experiment has at most 10 variants'),
+}).strict().superRefine((e, ctx) => {
+  const seen = new Set<string>();
+  e.variants.forEach((v, i) => {
+    if (seen.has(v.name)) ctx.addIssue({ code: 'custom', path: ['variants', i, 'name'], message: `variant names must be unique: "${v.name}" appears twice` });
+    seen.add(v.name);
+  });
+  const weighted = e.variants.filter((v) => v.weight !== undefined).length;
+  if (weighted > 0 && weighted < e.variants.length) {
+    const i = e.variants.findIndex((v) => v.weight === undefined);
+    ctx.addIssue({ code: 'custom', path: ['variants', i, 'weight'], message: `give every variant a weight or none (variant "${e.variants[i].name}" has none)` });
+  } else if (weighted > 0 && e.variants.every((v) => (v.weight ?? 0) === 0)) {
+    ctx.addIssue({ code: 'custom', path: ['variants', 0, 'weight'], message: 'at least one variant needs a weight above 0' });
+  }
+});
+export type Experiment = z.output<typeof ExperimentSchema>;
+
+/**
+ * The agent as a variant of its experiment runs it: the variant's systemPrompt,
+ * model and routing replace the agent's. An unknown or absent variant (the
+ * experiment was edited since the task was assigned) leaves the agent as it is.
+ * Pure; shared by the orchestrator (prompt, model) and the router (routing).
+ */
+export function withVariant<A extends { experiment?: Experiment; systemPrompt: string; model: string; routing?: Routing }>(agent: A, variant: string | null | undefined): A {
+  if (!variant || !agent.experiment) return agent;
+  const v = agent.experiment.variants.find((x) => x.name === variant);
+  if (!v) return agent;
+  return {
+    ...agent,
+    ...(v.systemPrompt !== undefined ? { systemPrompt: v.systemPrompt } : {}),
+    ...(v.model !== undefined ? { model: v.model } : {}),
+    ...(v.routing !== undefined ? { routing: v.routing } : {}),
+  };
+}
+
 export const AgentSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'name is lowercase letters, digits, - and _'),
   description: z.string().optional(),
@@ -228,5 +285,7 @@ export const AgentSchema = z.object({
   script: ScriptSchema.optional(),
   /** Conversation memory (used by tasks with a conversationId); DEFAULT_MEMORY when absent. */
   memory: AgentMemorySchema.default(DEFAULT_MEMORY),
+  /** An A/B experiment over systemPrompt / model / routing (docs/experiments.md). */
+  experiment: ExperimentSchema.optional(),
 }).passthrough();
 export type Agent = z.output<typeof AgentSchema>;

@@ -71,6 +71,8 @@ export const CompleteRequestSchema = z.object({
   maxOutputTokens: z.number().int().positive().optional(),
   /** The task's user, for per-user budgets and cache scoping. */
   userId: z.string().max(200).optional(),
+  /** The task's A/B variant (agent `experiment`): the router routes with the variant's `routing` (withVariant). */
+  variant: z.string().max(63).optional(),
   /** The task's `metadata.taskType`, for routing rules. */
   taskType: z.string().max(100).optional(),
   /** Absolute deadline (epoch ms) for all attempts together. */

@@ -64,6 +64,9 @@ export interface TaskView {
   createdAt: string;
   updatedAt: string;
   finishedAt: string | null;
+  /** The agent's A/B experiment and the variant this task was assigned (docs/experiments.md); null outside an experiment. */
+  experiment?: string | null;
+  variant?: string | null;
 }
 
 /** One entry of a task's append-only event log; `seq` is gap-free per task. */

@@ -12,6 +12,13 @@ export const ExecuteToolRequestSchema = z.object({
   timeoutMs: z.number().int().positive().max(600_000),
   /** Re-run a call whose outcome is unknown, after a person decided so. */
   forceInDoubt: z.boolean().optional(),
+  /**
+   * Replay (docs/replay.md): the key of the call at the same position in the
+   * recorded task. When that ledger row is settled, of the same tenant, tool
+   * and arguments, its result is returned (and recorded under this key) and
+   * the tool does not run.
+   */
+  replayOf: z.object({ idempotencyKey: z.string().min(1).max(300) }).strict().optional(),
 }).strict();
 export type ExecuteToolRequest = z.infer<typeof ExecuteToolRequestSchema>;
 
@@ -33,6 +40,8 @@ export const ExecuteToolResponseSchema = z.object({
   }).optional(),
   /** Set when a read tool's result cache answered (the tool did not run): how old that result is. */
   cached: z.object({ ageMs: z.number().nonnegative() }).optional(),
+  /** Replay: the recorded call's key whose result this is (the tool did not run). */
+  replayedFrom: z.string().optional(),
 });
 export type ExecuteToolResponse = z.infer<typeof ExecuteToolResponseSchema>;
 
