@@ -48,6 +48,17 @@ export interface SubmitOptions {
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Tries of a rate-limited request, the first included. */
+const RATE_LIMIT_ATTEMPTS = 6;
+const MAX_RETRY_AFTER_MS = 10_000;
+
+/** Retry-After (delay-seconds, or an HTTP date) as a wait in ms, with jitter so waiting clients do not return together; 1 s when absent. */
+export function retryAfterMs(header: string | null, now = Date.now(), random = Math.random): number {
+  let ms = 1_000;
+  if (header !== null && /^\d+(\.\d+)?$/.test(header.trim())) ms = Number(header) * 1_000;
+  else if (header !== null && !Number.isNaN(Date.parse(header))) ms = Math.max(0, Date.parse(header) - now);
+  return Math.min(MAX_RETRY_AFTER_MS, ms) * (1 + random() * 0.25);
+}
 
 export class KeelClient {
   constructor(private readonly cfg: CliConfig) {}
@@ -56,11 +67,22 @@ export class KeelClient {
     return { authorization: `Bearer ${this.cfg.apiKey}`, accept: 'application/json', ...extra };
   }
 
+  /**
+   * One request; a 429 (rate limited: nothing was done) is sent again after
+   * the server's Retry-After, a few times, as a polite client should. Other
+   * statuses are the caller's.
+   */
   private async fetch(path: string, init: RequestInit): Promise<Response> {
-    try {
-      return await fetch(`${this.cfg.url}${path}`, init);
-    } catch (err) {
-      throw new ConnectError(this.cfg.url, networkReason(err));
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(`${this.cfg.url}${path}`, init);
+      } catch (err) {
+        throw new ConnectError(this.cfg.url, networkReason(err));
+      }
+      if (res.status !== 429 || attempt >= RATE_LIMIT_ATTEMPTS) return res;
+      await res.arrayBuffer();
+      await new Promise((r) => setTimeout(r, retryAfterMs(res.headers.get('retry-after'))));
     }
   }
 
