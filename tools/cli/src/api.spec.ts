@@ -46,7 +46,7 @@ describe('rate limits', () => {
       res.end('{"id":"t1","status":"queued"}');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const client = new KeelClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: 'k', natsUrl: 'nats://x' } as never);
+    const client = new KeelClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: 'k', natsUrl: 'nats://x' });
     try {
       await expect(client.submit({ input: 'hi' })).resolves.toEqual({ id: 't1', status: 'queued' });
       expect(calls).toBe(3);
