@@ -1,4 +1,5 @@
 export { startNats, NATS_SERVER_BIN } from './nats-server';
+export type { StartNatsOptions } from './nats-server';
 export type { TestNats } from './nats-server';
 export { createTestDatabase, assertTestDatabase, TEST_PG_SERVER } from './database';
 export type { TestDatabase } from './database';
@@ -13,3 +14,5 @@ export { FakeOpenAiServer } from './fake-models/fake-openai.server';
 export { FakeAnthropicServer } from './fake-models/fake-anthropic.server';
 export type { FakeBehaviour, FakeToolCall, LoggedRequest } from './fake-models/fake-server';
 export { keelFailure } from './assertions';
+export { fetchRouteInventory, sourceRoutes, insertApiKey, readAllDeadLetters, routeKey, HEALTH_PATHS } from './api-surface';
+export type { ApiRoute, SourceRoute } from './api-surface';

@@ -62,7 +62,9 @@ export class TaskRepository {
          INSERT INTO orchestrator.tasks (id, tenant, user_id, agent, status, source, input, metadata, conversation_id,
                                          idempotency_key, trace_id, traceparent, deadline_at, event_seq, mode, experiment, variant, assignment)
          VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, 1, $14, $15, $16, $17)
-         ON CONFLICT (tenant, idempotency_key) DO NOTHING
+         -- No conflict target: the id (derived from tenant + key) and (tenant, idempotency_key) are both unique, and two
+         -- concurrent duplicates may collide on either; any conflict means the task exists.
+         ON CONFLICT DO NOTHING
          RETURNING id, status
        ), e AS (
          INSERT INTO orchestrator.task_events (task_id, seq, type, data) SELECT id, 1, 'task.submitted', $13::jsonb FROM t

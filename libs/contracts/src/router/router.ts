@@ -141,7 +141,8 @@ export type BatchSubmitResponse = z.infer<typeof BatchSubmitResponseSchema>;
 /** JetStream, stream KEEL_BATCHES: a batched model turn is settled (completed or failed); resume its task. */
 export const BatchItemSettledSchema = z.object({
   itemId: z.string(),
-  taskId: z.string(),
+  /** A task id is a UUID (as on keel.v1.steps.run): anything else can never be resumed, and is dead-lettered at once. */
+  taskId: z.uuid(),
   tenant: z.string(),
   step: z.number().int().positive(),
   status: z.enum(['completed', 'failed']),

@@ -14,6 +14,14 @@ describe('toKeelError', () => {
     }
   });
 
+  it('maps a value Postgres cannot store (NUL, unpaired surrogate, deep nesting) to 400, not 500', () => {
+    for (const code of ['22021', '22P05', '22P02', '54001']) {
+      expect(toKeelError({ code })).toMatchObject({ code: 'invalid_request', httpStatus: 400 });
+      expect(toKeelError({ driverError: { code } })).toMatchObject({ code: 'invalid_request', httpStatus: 400 });
+    }
+    expect(toKeelError({ code: '23505' }).code).toBe('internal');
+  });
+
   it('keeps KeelErrors and hides anything else as internal', () => {
     expect(toKeelError(new KeelError('not_found', 'x')).code).toBe('not_found');
     expect(isDatabaseUnavailable({ code: '23505' })).toBe(false);
