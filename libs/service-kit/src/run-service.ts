@@ -14,11 +14,12 @@ import { DataSource, migrate, openDatabase } from '@keel/persistence';
 import type { MigrationClass } from '@keel/persistence';
 import { createLogger, initMetrics, shutdownTelemetry } from '@keel/telemetry';
 import type { Logger } from '@keel/telemetry';
-import { ApiKeyGuard } from './auth/api-key.guard';
+import { ApiKeyGuard, PrincipalResolver } from './auth/api-key.guard';
 import { HealthController } from './health/health.controller';
 import { ReadinessService } from './health/readiness.service';
 import { KeelErrorFilter } from './http/error.filter';
 import { RateLimiter, rateLimitSettingsFromEnv } from './rate-limit/rate-limiter';
+import { earlyShed } from './rate-limit/early-shed';
 import { AGENTS, ENV, LOGGER, OPENAPI_DOCUMENT, SERVICE_NAME } from './tokens';
 
 /**
@@ -105,6 +106,9 @@ export async function runService<S extends z.ZodObject>(def: ServiceDefinition<S
     if (err instanceof ConfigError) return die(def.name, err.message);
     throw err;
   }
+  // A tenant over its limit is refused before its body is even parsed (rate-limit/early-shed.ts).
+  const resolver = optionalProvider(app, PrincipalResolver);
+  if (resolver) app.use(earlyShed(app.get(RateLimiter), resolver));
   app.useBodyParser('json', { limit: env.KEEL_MAX_BODY_BYTES });
   app.useGlobalFilters(new KeelErrorFilter(logger));
   app.disable('x-powered-by');
@@ -201,4 +205,13 @@ class NestPinoLogger implements LoggerService {
   warn(message: unknown, context?: string) { this.logger.warn({ context }, String(message)); }
   debug(message: unknown, context?: string) { this.logger.debug({ context }, String(message)); }
   verbose(message: unknown, context?: string) { this.logger.trace({ context }, String(message)); }
+}
+
+/** A provider the app may not have (a service without authenticated routes has no PrincipalResolver). */
+function optionalProvider<T>(app: NestExpressApplication, token: abstract new (...args: never[]) => T): T | undefined {
+  try {
+    return app.get<T, T>(token, { strict: false });
+  } catch {
+    return undefined;
+  }
 }

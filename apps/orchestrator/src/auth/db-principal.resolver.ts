@@ -26,6 +26,12 @@ export class DbPrincipalResolver extends PrincipalResolver {
     return found.principal;
   }
 
+  override peek(key: string): Principal | null | undefined {
+    const found = this.cache.peek(key);
+    if (found === undefined) return undefined;
+    return !found || (found.expiresAt !== null && found.expiresAt <= Date.now()) ? null : found.principal;
+  }
+
   /** Drops the cached answer for a key known by its id (the cache is keyed by the secret, which is not stored). */
   forget(keyId: string): void {
     this.cache.deleteWhere((v) => v?.principal.keyId === keyId);

@@ -15,6 +15,10 @@ import { TASK_SUBMISSION_KEY } from '../rate-limit/task-submission';
  */
 export abstract class PrincipalResolver {
   abstract resolve(key: string): Promise<Principal | null>;
+  /** The principal of a key already known to this process, without any I/O (undefined: not known yet). */
+  peek(_key: string): Principal | null | undefined {
+    return undefined;
+  }
 }
 
 export const ROLES_KEY = 'keel:roles';

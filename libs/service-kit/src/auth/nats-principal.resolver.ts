@@ -20,6 +20,10 @@ export class NatsPrincipalResolver extends PrincipalResolver {
     super();
   }
 
+  override peek(key: string): Principal | null | undefined {
+    return this.cache.peek(key);
+  }
+
   async resolve(key: string): Promise<Principal | null> {
     return this.cache.getOrLoad(key, async () => (await this.bus.request(Subjects.authVerify, { key }, VerifyKeyResponseSchema, { timeoutMs: 3000 })).principal);
   }

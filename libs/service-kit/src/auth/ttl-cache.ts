@@ -21,6 +21,12 @@ export class TtlCache<K, V> {
     return value;
   }
 
+  /** The cached value if fresh, else undefined; never loads (for cheap checks that must not wait). */
+  peek(key: K): V | undefined {
+    const hit = this.entries.get(key);
+    return hit && Date.now() - hit.at < this.ttlMs ? hit.value : undefined;
+  }
+
   /** Drops every entry the predicate matches (e.g. a revoked key, known by its id rather than its secret). */
   deleteWhere(match: (value: V, key: K) => boolean): number {
     this.generation++;

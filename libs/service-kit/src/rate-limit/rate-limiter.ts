@@ -129,6 +129,20 @@ export class RateLimiter {
     return { ok: true };
   }
 
+  /**
+   * For shedding load before a request is parsed: the refusal this tenant's
+   * request budget would give right now, or null. Takes no token (the guard
+   * does the real check later) and counts nothing twice.
+   */
+  shed(tenant: string): Extract<RateDecision, { ok: false }> | null {
+    if (!this.settings.enabled) return null;
+    const limit = this.limitsFor(tenant).tenant;
+    const wait = this.buckets.tenant.waitMs(tenant, limit);
+    if (wait <= 0) return null;
+    limited.inc({ scope: 'tenant' });
+    return { ok: false, scope: 'tenant', retryAfterMs: wait, limit };
+  }
+
   /** Buckets held now, per scope (bounded by `maxKeys` each). */
   sizes(): Record<RateScope, number> {
     return { tenant: this.buckets.tenant.size, user: this.buckets.user.size, tenant_tasks: this.buckets.tenant_tasks.size };
