@@ -57,6 +57,9 @@ const ROLE_MATRIX: Record<string, readonly Role[] | 'public'> = {
   'approval GET /v1/approvals/{id}/timeline': ['approver', 'viewer'],
   'approval POST /v1/approvals/{id}/decision': ['approver'],
   'router POST /v1/admin/cache/invalidate': [],
+  'router PUT /v1/admin/budgets/overrides': [],
+  'router GET /v1/admin/budgets/overrides': [],
+  'router DELETE /v1/admin/budgets/overrides/{id}': [],
   'guardrail POST /v1/screen': ['viewer', 'submitter', 'approver'],
 };
 const matrixOf = (r: ApiRoute) => (HEALTH.includes(`${r.method} ${r.path}`) ? 'public' : ROLE_MATRIX[routeKey(r)]);
@@ -74,6 +77,8 @@ interface Fixtures {
   /** Waiting for approval, with their pending gate ids. */
   waiting: { taskId: string; gateId: string }[];
   keyId: string;
+  /** A budget override of A's (router). */
+  overrideId: string;
 }
 
 /** Who is calling: tenant B's admin with A's ids, or one role of tenant A. */
@@ -102,6 +107,7 @@ interface Walker {
 interface Helpers {
   freshKey(): Promise<string>;
   freshGate(): Promise<string>;
+  freshOverride(): Promise<string>;
   /** A replay of A's finished task (made once, before tenant B's walk takes its snapshot). */
   replayOfFinished(): Promise<string>;
 }
@@ -158,6 +164,17 @@ const WALKERS: Record<string, Walker> = {
   },
   // Tenant B drops "all" cached answers (its own: none); A's admin drops an agent that has none.
   'router POST /v1/admin/cache/invalidate': { cross: 'own_scope', call: (_f, who) => ({ body: who.kind === 'tenant-b' ? {} : { agent: 'no-such-agent' } }) },
+  // Tenant B sets an override of its own tenant; A's admin sets one for a user of A.
+  'router PUT /v1/admin/budgets/overrides': {
+    cross: 'own_scope',
+    call: () => ({ body: { scope: 'user', userId: 'walker', period: 'day', limitUsd: 1, expiresAt: new Date(Date.now() + 3_600_000).toISOString(), reason: 'role walk' } }),
+  },
+  'router GET /v1/admin/budgets/overrides': { cross: 'own_scope', call: () => ({}) },
+  // Tenant B tries to remove A's override; A's admin removes one of its own.
+  'router DELETE /v1/admin/budgets/overrides/{id}': {
+    cross: 'not_found',
+    call: async (f, who, h) => ({ params: { id: who.kind === 'role' && who.allowed ? await h.freshOverride() : f.overrideId } }),
+  },
   'guardrail POST /v1/screen': { cross: 'own_scope', call: () => ({ body: { text: 'hello there', channel: 'user' } }) },
 };
 const walkerOf = (r: ApiRoute): Walker | undefined => WALKERS[routeKey(r)] ?? WALKERS[`${r.method} ${r.path}`];
@@ -229,6 +246,13 @@ describe('tenant isolation and roles on every endpoint (five processes)', () => 
   const helpers: Helpers = {
     freshKey: async () => (await insertApiKey(db, A, 'viewer', 'to consume')).id,
     freshGate: async () => (await waitingTask()).gateId,
+    freshOverride: async () => {
+      const r = await http('router', 'PUT', '/v1/admin/budgets/overrides', keel.apiKey, {
+        body: { scope: 'user', userId: `fresh-${randomUUID()}`, period: 'month', limitUsd: 2, expiresAt: new Date(Date.now() + 3_600_000).toISOString(), reason: 'to consume' },
+      });
+      expect(r.status).toBe(200);
+      return (JSON.parse(r.text) as { id: string }).id;
+    },
     replayOfFinished: async () => {
       replayId ??= api<{ id: string }>(`/v1/tasks/${f.finished.id}/replay`, { method: 'POST', body: { fromStep: 0 } }).then((r) => {
         expect(r.status).toBe(202);
@@ -245,7 +269,7 @@ describe('tenant isolation and roles on every endpoint (five processes)', () => 
     });
 
   /** Everything of A's that must never reach another tenant (ids, the marker in its texts, its secrets). */
-  const markersOfA = () => [f.mark, f.finished.id, f.userId, f.conversationId, f.keyId, ...f.waiting.flatMap((w) => [w.taskId, w.gateId]), keel.apiKey, ...secrets];
+  const markersOfA = () => [f.mark, f.finished.id, f.userId, f.conversationId, f.keyId, f.overrideId, ...f.waiting.flatMap((w) => [w.taskId, w.gateId]), keel.apiKey, ...secrets];
 
   /** A's rows in every table another tenant's call could touch; compared before and after tenant B's walk. */
   const snapshotA = async () => {
@@ -261,6 +285,9 @@ describe('tenant isolation and roles on every endpoint (five processes)', () => 
       gates: await q('SELECT to_jsonb(x) AS row FROM approval.gates x WHERE tenant = $1 ORDER BY id'),
       approvalAudit: await q('SELECT to_jsonb(x) AS row FROM approval.audit_log x WHERE tenant = $1 ORDER BY id'),
       cache: await q("SELECT to_jsonb(x) - 'embedding' AS row FROM router.response_cache x WHERE tenant = $1 ORDER BY scope, key_hash"),
+      overrides: await q('SELECT to_jsonb(x) AS row FROM router.budget_overrides x WHERE tenant = $1 ORDER BY id'),
+      routerAudit: await q('SELECT to_jsonb(x) AS row FROM router.audit_log x WHERE tenant = $1 ORDER BY id'),
+      toolAudit: await q('SELECT to_jsonb(x) AS row FROM tool_executor.audit_log x WHERE tenant = $1 ORDER BY id'),
     };
   };
 
@@ -299,6 +326,11 @@ describe('tenant isolation and roles on every endpoint (five processes)', () => 
     f.keyId = created.body.id;
     secrets.push(created.body.key);
     f.waiting = [await waitingTask()];
+    const override = await http('router', 'PUT', '/v1/admin/budgets/overrides', keel.apiKey, {
+      body: { scope: 'user', userId: f.userId, period: 'day', limitUsd: 3, expiresAt: new Date(Date.now() + 3_600_000).toISOString(), reason: `override ${mark}` },
+    });
+    expect(override.status).toBe(200);
+    f.overrideId = (JSON.parse(override.text) as { id: string }).id;
     const counts = await db.query<{ memory: number; cache: number }>(
       'SELECT (SELECT count(*)::int FROM orchestrator.memory_items WHERE tenant = $1 AND user_key = $2) AS memory, (SELECT count(*)::int FROM router.response_cache WHERE tenant = $1) AS cache', [A, f.userId]);
     expect(counts.rows[0].memory).toBeGreaterThan(0);
@@ -356,6 +388,8 @@ describe('tenant isolation and roles on every endpoint (five processes)', () => 
       if (routeKey(r) === 'approval GET /v1/approvals/stream') expect(res.text).toMatch(/event: pending\ndata: \{"pending":0,/);
       if (routeKey(r) === 'orchestrator GET /v1/admin/api-keys') expect((JSON.parse(res.text) as { items: { tenant: string }[] }).items.every((k) => k.tenant === B)).toBe(true);
       if (routeKey(r) === 'orchestrator GET /v1/feedback') expect(JSON.parse(res.text)).toEqual({ items: [] });
+      if (routeKey(r) === 'orchestrator GET /v1/admin/audit') expect((JSON.parse(res.text) as { items: { tenant: string }[] }).items.every((i) => i.tenant === B)).toBe(true);
+      if (routeKey(r) === 'router GET /v1/admin/budgets/overrides') expect((JSON.parse(res.text) as { items: { tenant: string }[] }).items.every((o) => o.tenant === B)).toBe(true);
       if (routeKey(r) === 'orchestrator GET /v1/experiments/{agent}') expect((JSON.parse(res.text) as { variants: { tasks: number }[] }).variants.map((v) => v.tasks)).toEqual([0, 0]);
     }
     expect(problems).toEqual([]);

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditQueryResponder } from './audit/audit-query.responder';
 import { ConsoleApiController } from './console/console-api.controller';
 import { ConsoleController } from './console/console.controller';
 import { PendingWatch } from './console/pending-watch.service';
@@ -15,6 +16,6 @@ import { Notifier } from './gates/notifier';
 @Module({
   // ConsoleApiController first: its GET /v1/approvals/stream must match before GET /v1/approvals/:id.
   controllers: [ConsoleApiController, ApprovalsHttpController, ConsoleController],
-  providers: [GatesRepository, DecisionSigner, DecisionPublisher, Notifier, GatesService, GateSweeper, ApprovalCheckResponder, BacklogMetrics, PendingWatch],
+  providers: [GatesRepository, DecisionSigner, DecisionPublisher, Notifier, GatesService, GateSweeper, ApprovalCheckResponder, BacklogMetrics, PendingWatch, AuditQueryResponder],
 })
 export class ApprovalModule {}

@@ -7,6 +7,8 @@ import { ApiKeysHttpController } from './auth/api-keys.http.controller';
 import { ApiKeysRepository } from './auth/api-keys.repository';
 import { AuditHttpController } from './audit/audit.http.controller';
 import { AuditLog } from './audit/audit-log';
+import { AgentPolicyTracker } from './audit/agent-policies';
+import { AuditFanout } from './audit/audit-fanout';
 import { AuthVerifyResponder } from './auth/auth-verify.responder';
 import { DbPrincipalResolver } from './auth/db-principal.resolver';
 import { CheckpointRepository } from './checkpoints/checkpoint.repository';
@@ -37,7 +39,7 @@ import { TasksService } from './tasks/tasks.service';
 @Module({
   controllers: [TasksHttpController, ReplayHttpController, MemoryHttpController, ApiKeysHttpController, AuditHttpController, ExperimentsHttpController, FeedbackHttpController],
   providers: [
-    AuthVerifyResponder,
+    AuthVerifyResponder, AuditFanout, AgentPolicyTracker,
     TaskRepository, TasksService, TasksMessageController, TaskWatchdog, CancellationRegistry, QueueMetrics, TaskTimelineResponder,
     CheckpointRepository, TaskEventsService, PeersClient, StepDispatcher, StepRunner, DecisionVerifier, ApprovalDecisionsConsumer, BatchSettledConsumer,
     MemoryRepository, MemoryService,

@@ -23,6 +23,8 @@ export const orchestratorEnv = z.object({
   KEEL_WATCHDOG_INTERVAL_MS: envInt(5_000, 100, 600_000),
   /** HMAC key of approval decisions: the approval service's value. Decisions that do not verify are refused. */
   KEEL_APPROVAL_SIGNING_KEY: SigningKeyEnvSchema,
+  /** Tenant whose audit log records agent policy changes (`policy.changed`; agent files are deployment-wide): the operator's. */
+  KEEL_POLICY_AUDIT_TENANT: z.string().min(1).max(200).default('default'),
 });
 
 export const orchestratorService: ServiceDefinition<typeof orchestratorEnv> = {

@@ -66,6 +66,38 @@ export const routerService: ServiceDefinition<typeof routerEnv> = {
           responses: { '200': { description: '{deleted}' }, ...errorResponses(400, 401, 403) },
         },
       },
+      '/v1/admin/budgets/overrides': {
+        put: {
+          summary: "Set (or replace) a temporary limit for the caller's tenant's or one user's day or month budget; role admin",
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object', required: ['scope', 'period', 'limitUsd', 'expiresAt', 'reason'], additionalProperties: false,
+                  properties: {
+                    scope: { enum: ['tenant', 'user'] }, userId: { type: 'string', description: 'with scope user only' }, period: { enum: ['day', 'month'] },
+                    limitUsd: { type: 'number', minimum: 0 }, expiresAt: { type: 'string', format: 'date-time', description: 'in the future, at most 90 days away' },
+                    reason: { type: 'string', minLength: 1, maxLength: 500 },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '200': { description: 'the stored override {id, tenant, scope, userId, period, limitUsd, expiresAt, reason, createdBy, createdAt}' }, ...errorResponses(400, 401, 403) },
+        },
+        get: {
+          summary: "The caller's tenant's active budget overrides; role admin",
+          responses: { '200': { description: '{items}' }, ...errorResponses(401, 403) },
+        },
+      },
+      '/v1/admin/budgets/overrides/{id}': {
+        delete: {
+          summary: "Remove one of the caller's tenant's budget overrides (the configured limit applies again); role admin",
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          responses: { '204': { description: 'removed' }, ...errorResponses(401, 403, 404) },
+        },
+      },
     },
   },
 };

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { envBool, envInt, portSchema } from '@keel/config';
 import type { ServiceDefinition } from '@keel/service-kit';
-import { Ledger1764000000002 } from './migrations/1764000000002-ledger';
-import { Degradation1764000000003 } from './migrations/1764000000003-degradation';
+import { TOOL_EXECUTOR_MIGRATIONS } from './migrations';
 import { ToolExecutorModule } from './tool-executor.module';
 
 export const toolExecutorEnv = z.object({
@@ -43,6 +42,6 @@ export const toolExecutorEnv = z.object({
 export const toolExecutorService: ServiceDefinition<typeof toolExecutorEnv> = {
   name: 'tool-executor',
   envSchema: toolExecutorEnv,
-  migrations: [Ledger1764000000002, Degradation1764000000003],
+  migrations: TOOL_EXECUTOR_MIGRATIONS,
   imports: () => [ToolExecutorModule],
 };

@@ -3,6 +3,7 @@ import { ENV, LOGGER } from '@keel/service-kit';
 import type { Logger } from '@keel/telemetry';
 import { CircuitBreakers } from '@keel/resilience';
 import { gauge } from '@keel/telemetry';
+import { AuditQueryResponder } from './audit/audit-query.responder';
 import { ToolExecutorService, TOOL_BREAKERS, TOOL_REGISTRY } from './execution/tool-executor.service';
 import { ToolsMessageController } from './execution/tools.message.controller';
 import { LedgerRepository } from './ledger/ledger.repository';
@@ -34,7 +35,7 @@ const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
       }),
       inject: [ENV],
     },
-    LedgerRepository, ToolExecutorService, ToolsMessageController,
+    LedgerRepository, ToolExecutorService, ToolsMessageController, AuditQueryResponder,
     // Tools imported from MCP servers (KEEL_MCP_SERVERS), registered into TOOL_REGISTRY as mcp_<server>_<tool>.
     mcpHubProvider, McpToolSource,
   ],

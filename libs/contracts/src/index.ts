@@ -36,3 +36,5 @@ export {
   ExperimentSchema, ExperimentVariantSchema, withVariant,
 } from './agents/agents';
 export type { Agent, AgentTool, Routing, HttpTool, ToolRetry, AgentApprovals, AgentMemory, Experiment, ExperimentVariant } from './agents/agents';
+export { AUDIT_SERVICES, AUDIT_PEERS, AUDIT_QUERY_MAX_LIMIT, AuditQueryRequestSchema, AuditItemSchema, AuditQueryResponseSchema } from './audit/audit';
+export type { AuditService, AuditQueryRequest, AuditItem, AuditQueryResponse } from './audit/audit';

@@ -43,20 +43,22 @@ const NEEDS: Record<KeelService, Needs> = {
   orchestrator: {
     publish: [Subjects.stepsRun, 'keel.v1.tasks.*.events', Subjects.tasksCancelled],
     subscribe: [Subjects.authVerify, Subjects.tasksTimeline, Subjects.tasksCancelled, 'keel.v1.tasks.*.events'],
-    request: [Subjects.guardrailScreen, Subjects.routerComplete, Subjects.routerBatchSubmit, Subjects.toolsExecute, Subjects.toolsDescribe, Subjects.approvalsCheck],
+    request: [Subjects.guardrailScreen, Subjects.routerComplete, Subjects.routerBatchSubmit, Subjects.toolsExecute, Subjects.toolsDescribe, Subjects.approvalsCheck,
+      // GET /v1/admin/audit asks each service for its own audit rows.
+      Subjects.auditQuery('approval'), Subjects.auditQuery('tool-executor'), Subjects.auditQuery('router')],
     streams: [Streams.tasks, Streams.steps, Streams.approvals, Streams.batches],
     consumes: [Streams.tasks, Streams.steps, Streams.approvals, Streams.batches],
   },
   approval: {
     publish: [Subjects.approvalsDecided, Subjects.stepsRun],
-    subscribe: [Subjects.approvalsCheck],
+    subscribe: [Subjects.approvalsCheck, Subjects.auditQuery('approval')],
     request: [Subjects.authVerify, Subjects.tasksTimeline],
     streams: [Streams.approvals, Streams.steps],
     consumes: [],
   },
   router: {
     publish: [Subjects.routerBatchSettled],
-    subscribe: [Subjects.routerComplete, Subjects.routerBatchSubmit],
+    subscribe: [Subjects.routerComplete, Subjects.routerBatchSubmit, Subjects.auditQuery('router')],
     request: [Subjects.authVerify, Subjects.guardrailScreen],
     streams: [Streams.batches],
     consumes: [],
@@ -70,7 +72,7 @@ const NEEDS: Record<KeelService, Needs> = {
   },
   'tool-executor': {
     publish: [],
-    subscribe: [Subjects.toolsExecute, Subjects.toolsDescribe],
+    subscribe: [Subjects.toolsExecute, Subjects.toolsDescribe, Subjects.auditQuery('tool-executor')],
     request: [Subjects.authVerify],
     streams: [],
     consumes: [],

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { RiskTier } from '@keel/contracts';
 import { DataSource } from '@keel/persistence';
+import { currentTraceId } from '@keel/telemetry';
 
 export const GATE_STATUSES = ['pending', 'approved', 'rejected', 'reviewed', 'expired'] as const;
 export type GateStatus = (typeof GATE_STATUSES)[number];
@@ -81,6 +82,8 @@ export interface AuditRow {
   action: string;
   gateId: string | null;
   details: Record<string, unknown>;
+  /** The trace of the span that wrote the row (null when none was active). */
+  traceId: string | null;
 }
 
 type GateRow = {
@@ -202,11 +205,11 @@ export class GatesRepository {
          UPDATE approval.gates SET status = $4, decided_by = $5, comment = $6, decided_at = now(), signature = $8
           WHERE id = $1 AND tenant = $2 AND status = 'pending' AND args_hash = $3 AND revision = $7 RETURNING *
        ), a AS (
-         INSERT INTO approval.audit_log (tenant, actor, action, gate_id, details)
-         SELECT $9, $10, $11, u.id, $12::jsonb FROM u
+         INSERT INTO approval.audit_log (tenant, actor, action, gate_id, details, trace_id)
+         SELECT $9, $10, $11, u.id, $12::jsonb, $13 FROM u
        ) SELECT * FROM u`,
       [gate.id, gate.tenant, gate.argsHash, d.status, d.decidedBy, d.comment, gate.revision, d.signature,
-        d.audit.tenant, d.audit.actor, d.audit.action, JSON.stringify(d.audit.details ?? {})],
+        d.audit.tenant, d.audit.actor, d.audit.action, JSON.stringify(d.audit.details ?? {}), currentTraceId() ?? null],
     );
     return rows[0] ? toGate(rows[0]) : null;
   }
@@ -316,9 +319,20 @@ export class GatesRepository {
   }
 
   async auditTrail(gateId: string): Promise<AuditRow[]> {
-    const rows: { id: string; at: Date; tenant: string; actor: string; action: string; gate_id: string | null; details: Record<string, unknown> }[] =
+    const rows: { id: string; at: Date; tenant: string; actor: string; action: string; gate_id: string | null; details: Record<string, unknown>; trace_id: string | null }[] =
       await this.db.query('SELECT * FROM approval.audit_log WHERE gate_id = $1 ORDER BY id', [gateId]);
-    return rows.map((r) => ({ id: r.id, at: r.at, tenant: r.tenant, actor: r.actor, action: r.action, gateId: r.gate_id, details: r.details }));
+    return rows.map((r) => ({ id: r.id, at: r.at, tenant: r.tenant, actor: r.actor, action: r.action, gateId: r.gate_id, details: r.details, traceId: r.trace_id }));
+  }
+
+  /** A tenant's audit rows, newest first (`keel.v1.audit.query.approval`). */
+  async auditOf(tenant: string, q: { action?: string; since?: string; limit: number }): Promise<AuditRow[]> {
+    const params: unknown[] = [tenant];
+    let where = 'tenant = $1';
+    if (q.action) where += ` AND action = $${params.push(q.action)}`;
+    if (q.since) where += ` AND at >= $${params.push(q.since)}`;
+    const rows: { id: string; at: Date; tenant: string; actor: string; action: string; gate_id: string | null; details: Record<string, unknown>; trace_id: string | null }[] =
+      await this.db.query(`SELECT id::text, at, tenant, actor, action, gate_id, details, trace_id FROM approval.audit_log WHERE ${where} ORDER BY at DESC, id DESC LIMIT $${params.push(q.limit)}`, params);
+    return rows.map((r) => ({ id: r.id, at: r.at, tenant: r.tenant, actor: r.actor, action: r.action, gateId: r.gate_id, details: r.details, traceId: r.trace_id }));
   }
 
   private async notifyWith(q: Queryable, rows: NewNotification[]): Promise<void> {
@@ -332,8 +346,8 @@ export class GatesRepository {
 
   private async auditWith(q: Queryable, e: AuditEntry): Promise<void> {
     await q.query(
-      'INSERT INTO approval.audit_log (tenant, actor, action, gate_id, details) VALUES ($1, $2, $3, $4, $5::jsonb)',
-      [e.tenant, e.actor, e.action, e.gateId, JSON.stringify(e.details ?? {})],
+      'INSERT INTO approval.audit_log (tenant, actor, action, gate_id, details, trace_id) VALUES ($1, $2, $3, $4, $5::jsonb, $6)',
+      [e.tenant, e.actor, e.action, e.gateId, JSON.stringify(e.details ?? {}), currentTraceId() ?? null],
     );
   }
 }

@@ -11,8 +11,8 @@ export interface Queryable {
 
 export interface AuditEntry {
   tenant: string;
-  /** The key that acted; null for the system itself. */
-  actor: Pick<Principal, 'keyId' | 'name'> | null;
+  /** The key that acted; a name alone for a non-key actor (`deploy:<instance>`); null for the system itself. */
+  actor: Pick<Principal, 'keyId' | 'name'> | { keyId: null; name: string } | null;
   /** `<noun>.<verb>`, e.g. `api_key.created`, `memory.deleted`. */
   action: string;
   /** What was acted on: a key id, `user:<userId>`, ... */

@@ -39,8 +39,11 @@ export const openApiDocument: Record<string, unknown> = {
       AuditEntry: {
         type: 'object',
         properties: {
-          id: { type: 'string' }, tenant: { type: 'string' }, actorKeyId: { type: ['string', 'null'] }, actorName: { type: ['string', 'null'] },
-          action: { type: 'string', examples: ['api_key.created', 'api_key.revoked', 'api_key.rotated', 'memory.deleted'] }, target: { type: ['string', 'null'] },
+          service: { enum: ['orchestrator', 'approval', 'tool-executor', 'router'], description: 'the service whose audit table holds the row' },
+          id: { type: 'string', description: 'unique per service' }, tenant: { type: 'string' },
+          actor: { type: ['string', 'null'], description: 'a key name, task:<id> (a tool call), deploy:<instance> (a policy change) or system' },
+          actorKeyId: { type: ['string', 'null'] }, actorName: { type: ['string', 'null'] },
+          action: { type: 'string', examples: ['api_key.created', 'api_key.revoked', 'api_key.rotated', 'memory.deleted', 'gate.approved', 'tool.called', 'tool.succeeded', 'budget.override_set', 'cache.invalidated', 'policy.changed'] }, target: { type: ['string', 'null'] },
           details: { type: 'object' }, traceId: { type: ['string', 'null'] }, at: { type: 'string', format: 'date-time' },
         },
       },
@@ -149,13 +152,30 @@ export const openApiDocument: Record<string, unknown> = {
     },
     '/v1/admin/audit': {
       get: {
-        summary: 'The tenant\'s audit log, newest first (admin)',
+        summary: 'The tenant\'s audit log from every service, newest first (admin); a service that does not answer within 2 s is listed in unavailable',
         parameters: [
           { name: 'action', in: 'query', required: false, schema: { type: 'string' }, description: 'only this action, e.g. api_key.revoked' },
           { name: 'since', in: 'query', required: false, schema: { type: 'string', format: 'date-time' }, description: 'only entries at or after this instant' },
           { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
         ],
-        responses: { '200': { description: 'entries', content: { 'application/json': { schema: { type: 'object', properties: { items: { type: 'array', items: { $ref: '#/components/schemas/AuditEntry' } } } } } } }, ...errors(400, 401, 403) },
+        responses: {
+          '200': {
+            description: 'entries',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    items: { type: 'array', items: { $ref: '#/components/schemas/AuditEntry' } },
+                    partial: { type: 'boolean', description: 'true when a service did not answer in time (its rows are missing)' },
+                    unavailable: { type: 'array', items: { type: 'string' }, description: 'the services that did not answer' },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(400, 401, 403),
+        },
       },
     },
     '/v1/experiments/{agent}': {

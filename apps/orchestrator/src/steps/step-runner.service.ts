@@ -342,7 +342,7 @@ export class StepRunner implements OnApplicationBootstrap {
           : `error: a human approver rejected this call${decision.comment ? `: ${decision.comment}` : ''}`;
       } else {
         const timeoutMs = Math.max(1, Math.min(agent.tools.find((t) => t.name === call.name)?.timeoutMs ?? agent.limits.toolTimeoutMs, stepDeadline - Date.now()));
-        const res = await this.executeCall(state, agent.name, step, i, calls, timeoutMs, events);
+        const res = await this.executeCall(state, agent.name, step, i, calls, timeoutMs, events, decision?.action === 'run' ? decision.gateId : undefined);
         if ('wait' in res) return { step: step - 1, status: 'waiting_approval', messages: [], events, ...booked(), pending: { step, turn }, error: null };
         const pure = specs.find((sp) => sp.name === call.name)?.idempotency === 'pure';
         content = 'content' in res ? res.content : await this.toolContent(state, call, res, events, step, i, pure, decision);
@@ -367,7 +367,7 @@ export class StepRunner implements OnApplicationBootstrap {
    * decides through an approval gate (wait), and their decision either
    * re-runs it or leaves it not run (the model is told).
    */
-  private async executeCall(state: TaskState, agent: string, step: number, index: number, calls: Required<ToolCall>[], timeoutMs: number, events: NewEvent[]): Promise<ExecuteToolResponse | { wait: true } | { content: string }> {
+  private async executeCall(state: TaskState, agent: string, step: number, index: number, calls: Required<ToolCall>[], timeoutMs: number, events: NewEvent[], approvalGateId?: string): Promise<ExecuteToolResponse | { wait: true } | { content: string }> {
     const call = calls[index];
     // Replay: the recorded call at this position answers instead of the tool, when it matches (docs/replay.md).
     const recorded = recordedKey(state.metadata, step, index);
@@ -375,6 +375,8 @@ export class StepRunner implements OnApplicationBootstrap {
       idempotencyKey: `${state.id}:${step}:${index}`, taskId: state.id, tenant: state.tenant, agent, step,
       name: call.name, arguments: call.arguments, timeoutMs,
       ...(recorded ? { replayOf: { idempotencyKey: recorded } } : {}),
+      // The gate a person approved this call through: the tool-executor's audit row names it.
+      ...(approvalGateId ? { approvalGateId } : {}),
     };
     try {
       return await this.peers.execute(request);
@@ -383,7 +385,7 @@ export class StepRunner implements OnApplicationBootstrap {
       const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent, step, calls, inDoubt: [index] });
       const decision = check.decisions.find((d) => d.index === index);
       events.push({ type: 'tool.outcome_unknown', data: { step, index, tool: call.name, idempotencyKey: request.idempotencyKey, arguments: call.arguments, gateId: decision?.gateId, action: decision?.action, details: err.details } });
-      if (decision?.action === 'run') return this.peers.execute({ ...request, forceInDoubt: true });
+      if (decision?.action === 'run') return this.peers.execute({ ...request, forceInDoubt: true, ...(decision.gateId ? { approvalGateId: decision.gateId } : {}) });
       if (decision?.action === 'rejected') return { content: `error (outcome_unknown): an earlier run of ${call.name} may or may not have taken effect, and a person decided not to run it again${decision.comment ? `: ${decision.comment}` : ''}` };
       events.push({ type: 'approval.requested', data: { step, gateId: decision?.gateId, tool: call.name, tier: 'approve', reason: decision?.reason } });
       return { wait: true };

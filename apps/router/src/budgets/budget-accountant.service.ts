@@ -10,6 +10,7 @@ import { loadPriceTable } from '../pricing/price-table';
 import type { PriceTable } from '../pricing/price-table';
 import { notifyBudgetAlert } from './budget-alert.webhook';
 import { BudgetGuard } from './budget.guard';
+import { BudgetOverrides } from './budget-overrides';
 import { BudgetLedger } from './budget.ledger';
 import type { BudgetAlert, Reservation } from './budget.ledger';
 import { loadBudgetsConfig, parseAgentBudgets, resolveBudgets } from './budget.policy';
@@ -54,7 +55,10 @@ export class BudgetAccountant implements OnApplicationBootstrap, OnApplicationSh
   private readonly recorder: UsageRecorder;
   private sweeper?: NodeJS.Timeout;
 
-  constructor(@Inject(DataSource) private readonly db: DataSource, @Inject(ENV) private readonly env: BudgetEnv, @Inject(LOGGER) private readonly logger: Logger) {
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource, @Inject(ENV) private readonly env: BudgetEnv, @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(BudgetOverrides) private readonly overrides: BudgetOverrides,
+  ) {
     this.prices = loadPriceTable(env.KEEL_PRICES_FILE);
     this.config = loadBudgetsConfig(env.KEEL_BUDGETS_FILE);
     this.ledger = new BudgetLedger(db, { prices: this.prices });
@@ -101,7 +105,9 @@ export class BudgetAccountant implements OnApplicationBootstrap, OnApplicationSh
     const dearest = models.reduce((best, m) =>
       estimateCost({ model: m, messages: req.messages, tools: req.tools, maxOutputTokens, prices: this.prices }).costUsd >
       estimateCost({ model: best, messages: req.messages, tools: req.tools, maxOutputTokens, prices: this.prices }).costUsd ? m : best, req.model);
-    const a = await this.guard.admit({ taskId: req.taskId, tenant: req.tenant, userId: req.userId, agent: req.agent, model: dearest, messages: req.messages, tools: req.tools, agentBudgets, calls });
+    // Admins' overrides (PUT /v1/admin/budgets/overrides) replace configured limits; read only when a limit applies.
+    const overrides = plan.lines.length > 0 ? await this.overrides.active(req.tenant) : [];
+    const a = await this.guard.admit({ taskId: req.taskId, tenant: req.tenant, userId: req.userId, agent: req.agent, model: dearest, messages: req.messages, tools: req.tools, agentBudgets, calls, overrides });
     if (!a.ok) {
       rejected.inc({ action: 'reject', reason: a.reason });
       throw new KeelError('budget_exceeded', a.message, { details: { scope: a.scope, period: a.period, estimateUsd: a.estimate.costUsd } });

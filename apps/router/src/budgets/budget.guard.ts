@@ -1,8 +1,8 @@
 import type { ChatMessage, ToolSpec } from '@keel/contracts';
 import { DEFAULT_PRICES } from '../pricing/price-table';
 import type { PriceTable } from '../pricing/price-table';
-import { checkPerRequestCap, onBudgetExhausted, resolveBudgets } from './budget.policy';
-import type { BudgetPlan, BudgetRule, BudgetsConfig, BudgetSubject } from './budget.policy';
+import { applyOverrides, checkPerRequestCap, onBudgetExhausted, resolveBudgets } from './budget.policy';
+import type { BudgetOverride, BudgetPlan, BudgetRule, BudgetsConfig, BudgetSubject } from './budget.policy';
 import type { BudgetLedger, ExhaustedLine, Reservation } from './budget.ledger';
 import { DEFAULT_MAX_OUTPUT_TOKENS, estimateCost } from './estimate';
 import type { CostEstimate } from './estimate';
@@ -16,6 +16,8 @@ export interface AdmitRequest extends BudgetSubject {
   agentBudgets?: BudgetRule;
   /** Model calls this turn may make (a cascade makes up to one per model); the estimate covers all of them. */
   calls?: number;
+  /** Admins' overrides of the caller's tenant (`applyOverrides`): an active one replaces its line's configured limit. */
+  overrides?: readonly BudgetOverride[];
   now?: Date;
 }
 
@@ -43,7 +45,8 @@ export class BudgetGuard {
   ) {}
 
   async admit(req: AdmitRequest): Promise<Admission> {
-    const plan = resolveBudgets(this.config, req, { agentBudgets: req.agentBudgets, now: req.now });
+    const now = req.now ?? new Date();
+    const plan = applyOverrides(resolveBudgets(this.config, req, { agentBudgets: req.agentBudgets, now }), req.overrides ?? [], now);
     return this.attempt(req, plan, req.model, undefined);
   }
 

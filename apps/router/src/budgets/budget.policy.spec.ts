@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAgentFile } from '@keel/config';
 import {
+  applyOverrides,
   BudgetConfigError,
   checkPerRequestCap,
   loadBudgetsConfig,
@@ -118,5 +119,28 @@ describe('decisions', () => {
     expect(onBudgetExhausted(plan, [{ scope: 'user:acme:bob', period: 'day:2026-11-24' }, { scope: 'agent:acme:demo', period: 'month:2026-11' }], 'openai/gpt-4o')).toMatchObject({ action: 'reject', scope: 'agent:acme:demo' });
     expect(onBudgetExhausted(plan, [{ scope: 'tenant:other', period: 'day:2026-11-24' }], 'openai/gpt-4o')).toMatchObject({ action: 'reject', scope: 'tenant:other' });
     expect(onBudgetExhausted(plan, [], 'openai/gpt-4o')).toEqual({ action: 'allow' });
+  });
+});
+
+describe('budget overrides', () => {
+  it('replace the configured limit of their scope and period kind until they expire, and create no budget', () => {
+    const config = parseBudgetsConfig(YAML, 'b.yaml');
+    const plan = resolveBudgets(config, { tenant: 'acme', userId: 'bob', agent: 'demo' }, { now: NOW });
+    const until = new Date(NOW.getTime() + 1000);
+    const out = applyOverrides(plan, [
+      { scope: 'user:acme:bob', period: 'day', limitUsd: 7, expiresAt: until },
+      { scope: 'tenant:acme', period: 'month', limitUsd: 500, expiresAt: until },
+      { scope: 'user:acme:alice', period: 'day', limitUsd: 99, expiresAt: until },
+      { scope: 'agent:acme:demo', period: 'day', limitUsd: 99, expiresAt: until }, // no daily agent line: nothing created
+      { scope: 'tenant:acme', period: 'day', limitUsd: 0, expiresAt: NOW }, // expired at NOW
+    ], NOW);
+    expect(out.lines).toEqual([
+      { scope: 'tenant:acme', period: 'day:2026-11-24', limitUsd: 10 },
+      { scope: 'tenant:acme', period: 'month:2026-11', limitUsd: 500 },
+      { scope: 'user:acme:bob', period: 'day:2026-11-24', limitUsd: 7 },
+      { scope: 'agent:acme:demo', period: 'month:2026-11', limitUsd: 50 },
+    ]);
+    expect(out.scopes).toBe(plan.scopes);
+    expect(applyOverrides(plan, [], NOW)).toBe(plan);
   });
 });

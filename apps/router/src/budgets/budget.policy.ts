@@ -166,6 +166,31 @@ export function resolveBudgets(config: BudgetsConfig, subject: BudgetSubject, op
   return { scopes, lines };
 }
 
+/** An admin's temporary limit for a tenant's or a user's day or month budget (`router.budget_overrides`). */
+export interface BudgetOverride {
+  /** `scopeKey('tenant', t)` or `scopeKey('user', t, userId)`. */
+  scope: string;
+  period: 'day' | 'month';
+  limitUsd: number;
+  expiresAt: Date;
+}
+
+/**
+ * The plan with each line's limit replaced by an override of the same scope
+ * and period kind that has not expired at `now`. An override replaces a
+ * configured limit; it does not create a budget where none is configured.
+ */
+export function applyOverrides(plan: BudgetPlan, overrides: readonly BudgetOverride[], now: Date): BudgetPlan {
+  const active = overrides.filter((o) => o.expiresAt.getTime() > now.getTime());
+  if (active.length === 0) return plan;
+  const lines = plan.lines.map((l) => {
+    const kind = l.period.startsWith('day:') ? 'day' : 'month';
+    const o = active.find((x) => x.scope === l.scope && x.period === kind);
+    return o ? { ...l, limitUsd: o.limitUsd } : l;
+  });
+  return { ...plan, lines };
+}
+
 export type BudgetDecision =
   | { action: 'allow' }
   | { action: 'reject'; reason: 'per_request_cap' | 'budget_exhausted'; scope: string; period?: string; message: string }

@@ -3,9 +3,11 @@ import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/comm
 import { z } from 'zod';
 import { KeelError } from '@keel/contracts';
 import { formatIssues } from '@keel/messaging';
+import { DataSource } from '@keel/persistence';
 import { LOGGER, RequireRoles } from '@keel/service-kit';
 import type { AuthedRequest } from '@keel/service-kit';
 import type { Logger } from '@keel/telemetry';
+import { RouterAuditLog } from '../audit/audit-log';
 import { RESPONSE_CACHE } from './response-cache.provider';
 import type { ResponseCache } from './response-cache';
 
@@ -21,7 +23,10 @@ const PURGE_EVERY_MS = 10 * 60_000;
 export class CacheHttpController implements OnApplicationBootstrap, OnApplicationShutdown {
   private purger?: NodeJS.Timeout;
 
-  constructor(@Inject(RESPONSE_CACHE) private readonly cache: ResponseCache, @Inject(LOGGER) private readonly logger: Logger) {}
+  constructor(
+    @Inject(RESPONSE_CACHE) private readonly cache: ResponseCache, @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(DataSource) private readonly db: DataSource, @Inject(RouterAuditLog) private readonly audit: RouterAuditLog,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.purger = setInterval(() => void this.cache.purgeExpired().catch((err: unknown) => this.logger.warn({ err }, 'cache purge failed')), PURGE_EVERY_MS);
@@ -38,7 +43,14 @@ export class CacheHttpController implements OnApplicationBootstrap, OnApplicatio
   async invalidate(@Req() req: AuthedRequest, @Body() body: unknown): Promise<{ deleted: number }> {
     const parsed = InvalidateSchema.safeParse(body ?? {});
     if (!parsed.success) throw new KeelError('invalid_request', `invalid cache invalidation: ${formatIssues(parsed.error)}`);
-    const deleted = await this.cache.invalidate({ tenant: req.principal!.tenant, ...(parsed.data.agent ? { agent: parsed.data.agent } : {}) });
+    const principal = req.principal!;
+    const agent = parsed.data.agent;
+    // The rows and their `cache.invalidated` audit row commit together.
+    const deleted = await this.db.transaction(async (m) => {
+      const n = await this.cache.invalidate({ tenant: principal.tenant, ...(agent ? { agent } : {}) }, m);
+      await this.audit.record(m, { tenant: principal.tenant, actor: principal, action: 'cache.invalidated', target: agent ? `agent:${agent}` : 'all', details: { ...(agent ? { agent } : {}), deleted: n } });
+      return n;
+    });
     this.logger.info({ tenant: req.principal!.tenant, agent: parsed.data.agent, deleted }, 'response cache invalidated');
     return { deleted };
   }

@@ -358,7 +358,8 @@ export class ResponseCache {
   }
 
   /** Deletes a tenant's (or one agent's) rows and drops their indexes; resolves the number of rows (or entries, memory only) removed. */
-  async invalidate(target: { tenant: string; agent?: string }): Promise<number> {
+  /** `q`: an open transaction to delete the rows in (so an audit row commits with them); the cache's own pool otherwise. */
+  async invalidate(target: { tenant: string; agent?: string }, q?: { query(sql: string, params?: unknown[]): Promise<unknown> }): Promise<number> {
     this.tenantGen.set(target.tenant, this.gen(target.tenant) + 1);
     let dropped = 0;
     for (const [k, idx] of this.scopes) {
@@ -366,10 +367,11 @@ export class ResponseCache {
       dropped += idx.entries.size;
       this.scopes.delete(k);
     }
-    if (!this.db) return dropped;
-    const rows: { n: number }[] = target.agent === undefined
-      ? await this.db.query('WITH d AS (DELETE FROM router.response_cache WHERE tenant = $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [target.tenant])
-      : await this.db.query('WITH d AS (DELETE FROM router.response_cache WHERE tenant = $1 AND agent = $2 RETURNING 1) SELECT count(*)::int AS n FROM d', [target.tenant, target.agent]);
+    const db = q ?? this.db;
+    if (!db) return dropped;
+    const rows = (target.agent === undefined
+      ? await db.query('WITH d AS (DELETE FROM router.response_cache WHERE tenant = $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [target.tenant])
+      : await db.query('WITH d AS (DELETE FROM router.response_cache WHERE tenant = $1 AND agent = $2 RETURNING 1) SELECT count(*)::int AS n FROM d', [target.tenant, target.agent])) as { n: number }[];
     return rows[0]?.n ?? 0;
   }
 

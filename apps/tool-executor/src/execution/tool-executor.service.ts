@@ -4,9 +4,9 @@ import { KeelError } from '@keel/contracts';
 import type { Agent, AgentTool, ExecuteToolRequest, ExecuteToolResponse, ToolSpec } from '@keel/contracts';
 import { CircuitBreakers } from '@keel/resilience';
 import { AGENTS } from '@keel/service-kit';
-import { counter, histogram, SpanKind, withSpan } from '@keel/telemetry';
+import { counter, currentTraceId, histogram, SpanKind, withSpan } from '@keel/telemetry';
 import { argsHash, LedgerRepository } from '../ledger/ledger.repository';
-import type { Degraded } from '../ledger/ledger.repository';
+import type { Degraded, ToolAudit } from '../ledger/ledger.repository';
 import { MCP_NAME_PREFIX } from '../mcp/mcp.tools';
 import { declaredHttpTool, MAX_RETRY_BACKOFF_MS, NO_RETRY, ToolRegistry } from '../tools';
 import type { ToolDefinition } from '../tools';
@@ -58,6 +58,31 @@ function readOnlyCall(tool: ToolDefinition, args: unknown, grant: AgentTool): bo
   const own = tool.permissionFor ? tool.permissionFor(args) : tool.permission;
   const declared = grant.effect ?? grant.permission;
   return own === 'read' && (declared === undefined || declared === 'read');
+}
+
+const PERMISSION_RANK = { read: 0, write: 1, destructive: 2 } as const;
+
+/** What this call may do: the tool's own rule for these arguments, or the agent file's declaration when stricter. */
+export function callPermission(tool: ToolDefinition, args: unknown, grant: AgentTool): ToolDefinition['permission'] {
+  const own = tool.permissionFor ? tool.permissionFor(args) : tool.permission;
+  const declared = grant.effect ?? grant.permission;
+  return declared !== undefined && PERMISSION_RANK[declared] > PERMISSION_RANK[own] ? declared : own;
+}
+
+/**
+ * A call the audit log records (docs/audit.md): it may write or destroy, its risk tier is
+ * `approve`, or a person let it run through an approval gate.
+ */
+export function highRiskCall(tool: ToolDefinition, args: unknown, grant: AgentTool, approvalGateId?: string): boolean {
+  return callPermission(tool, args, grant) !== 'read' || (grant.risk ?? tool.defaultRisk) === 'approve' || approvalGateId !== undefined;
+}
+
+/** How a call ended, for its audit row: no result (it may hold secrets), only the error code and how it was answered. */
+function outcomeDetails(o: { ok: boolean; error?: { code: string } | null; durationMs: number; degraded?: Degraded | null; cached?: { ageMs: number } }): Record<string, unknown> {
+  return {
+    ok: o.ok, durationMs: Math.round(o.durationMs),
+    ...(o.error ? { error: o.error.code } : {}), ...(o.degraded ? { degraded: o.degraded.rung } : {}), ...(o.cached ? { cached: true } : {}),
+  };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -162,8 +187,18 @@ export class ToolExecutorService {
 
       const hash = argsHash(req.arguments);
       const idempotency = effectiveIdempotency(tool, grant);
+      // High-risk calls leave audit rows, written with the ledger claim and settle they record (never the arguments).
+      const audit: ToolAudit | undefined = highRiskCall(tool, args, grant, req.approvalGateId)
+        ? {
+          tenant: req.tenant, actor: `task:${req.taskId}`, target: req.idempotencyKey, traceId: currentTraceId() ?? null,
+          details: {
+            agent: req.agent, tool: req.name, idempotencyKey: req.idempotencyKey, argsHash: hash, step: req.step,
+            permission: callPermission(tool, args, grant), risk: grant.risk ?? tool.defaultRisk, ...(req.approvalGateId ? { gateId: req.approvalGateId } : {}),
+          },
+        }
+        : undefined;
       if (idempotency !== 'pure') {
-        const entry = await this.ledger.claim(req.idempotencyKey, { tenant: req.tenant, taskId: req.taskId, step: req.step, tool: req.name, argsHash: hash });
+        const entry = await this.ledger.claim(req.idempotencyKey, { tenant: req.tenant, taskId: req.taskId, step: req.step, tool: req.name, argsHash: hash }, audit);
         if (entry.state !== 'claimed' && entry.argsHash !== hash) {
           throw new KeelError('conflict', `idempotency key ${req.idempotencyKey} was already used for different arguments`);
         }
@@ -174,7 +209,7 @@ export class ToolExecutorService {
         }
         // Replay (docs/replay.md): the recorded call at this position answers when it matches; the tool does not run.
         if (req.replayOf) {
-          const recorded = await this.fromRecording(req, hash);
+          const recorded = await this.fromRecording(req, hash, audit);
           if (recorded) {
             span.setAttribute('keel.tool.replayed_from', req.replayOf.idempotencyKey);
             return recorded;
@@ -182,11 +217,15 @@ export class ToolExecutorService {
         }
         if (entry.state === 'in_doubt') {
           if (idempotency !== 'idempotent_by_key' && !req.forceInDoubt) {
+            if (audit) await this.ledger.audit('tool.outcome_unknown', { ...audit, details: { ...audit.details, attempts: entry.attempts } });
             throw new KeelError('outcome_unknown', `the outcome of ${req.name} for key ${req.idempotencyKey} is unknown (an executor stopped during the call) and the tool is not idempotent; a person must decide whether to run it again`, { details: { attempts: entry.attempts, tool: req.name, arguments: req.arguments } });
           }
           span.setAttribute('keel.tool.in_doubt_retry', true);
-          await this.ledger.retryInDoubt(req.idempotencyKey);
+          await this.ledger.retryInDoubt(req.idempotencyKey, audit && { ...audit, details: { ...audit.details, inDoubtRetry: true, ...(req.forceInDoubt ? { forced: true } : {}) } });
         }
+      } else if (audit) {
+        // A pure tool has no ledger row: its audit rows stand alone.
+        await this.ledger.audit('tool.called', audit);
       }
 
       // Result cache: a read call with the same arguments answered recently is not run again.
@@ -218,7 +257,9 @@ export class ToolExecutorService {
         else if (outcome.ok && (grant.cacheTtlMs || cacheable)) await this.ledger.remember(req.tenant, req.name, hash, outcome.result);
       }
 
-      if (idempotency !== 'pure') await this.ledger.settle(req.idempotencyKey, outcome);
+      const settledAudit = audit && { ...audit, details: { ...audit.details, ...outcomeDetails(outcome) } };
+      if (idempotency !== 'pure') await this.ledger.settle(req.idempotencyKey, outcome, settledAudit);
+      else if (settledAudit) await this.ledger.audit(outcome.ok ? 'tool.succeeded' : 'tool.failed', settledAudit);
       toolCalls.inc({ tool: req.name, outcome: outcome.cached ? 'cached' : outcome.degraded ? `degraded_${outcome.degraded.rung}` : outcome.ok ? 'ok' : outcome.error!.code });
       span.setAttribute('keel.tool.ok', outcome.ok);
       if (outcome.degraded) span.setAttribute('keel.tool.degraded', outcome.degraded.rung);
@@ -232,12 +273,12 @@ export class ToolExecutorService {
    * redelivery, or a replay of this replay, finds it). Else undefined: the call runs for real.
    * Safe for a key of ours left `started`: a matching recording means this call never ran the tool.
    */
-  private async fromRecording(req: ExecuteToolRequest, hash: string): Promise<ExecuteToolResponse | undefined> {
+  private async fromRecording(req: ExecuteToolRequest, hash: string, audit?: ToolAudit): Promise<ExecuteToolResponse | undefined> {
     const from = req.replayOf!.idempotencyKey;
     const r = await this.ledger.recorded(from, req.tenant);
     if (!r || r.tool !== req.name || r.argsHash !== hash) return undefined;
     const outcome = { ok: r.ok, result: r.ok ? r.result : undefined, error: r.error ?? undefined, durationMs: r.durationMs, degraded: r.degraded ?? undefined };
-    await this.ledger.settle(req.idempotencyKey, outcome);
+    await this.ledger.settle(req.idempotencyKey, outcome, audit && { ...audit, details: { ...audit.details, ...outcomeDetails(outcome), replayedFrom: from } });
     toolCalls.inc({ tool: req.name, outcome: 'replayed' });
     return { ...outcome, replayed: true, replayedFrom: from };
   }

@@ -25,6 +25,25 @@ export interface RecordedCall {
   degraded: Degraded | null;
 }
 
+/**
+ * An audit row of a high-risk call (`tool_executor.audit_log`), written by the
+ * same statement as the ledger change it records. `details` never holds the
+ * arguments (they may carry secrets), only their hash.
+ */
+export interface ToolAudit {
+  tenant: string;
+  /** `task:<taskId>`. */
+  actor: string;
+  /** The call: its idempotency key. */
+  target: string;
+  details: Record<string, unknown>;
+  traceId: string | null;
+}
+
+export type ToolAuditAction = 'tool.called' | 'tool.succeeded' | 'tool.failed' | 'tool.outcome_unknown';
+
+const AUDIT_COLUMNS = 'tenant, actor, action, target, details, trace_id';
+
 /** Canonical JSON (sorted keys) so the same arguments always hash alike. */
 export function argsHash(args: unknown): string {
   const canon = (v: unknown): unknown =>
@@ -36,13 +55,27 @@ export function argsHash(args: unknown): string {
 export class LedgerRepository {
   constructor(@Inject(DataSource) private readonly db: DataSource) {}
 
-  /** Claims the key (ON CONFLICT DO NOTHING RETURNING), or reports what the ledger already holds for it. */
-  async claim(key: string, row: { tenant: string; taskId: string; step: number; tool: string; argsHash: string }): Promise<LedgerEntry> {
-    const claimed = await preparedQuery(this.db, 'keel_ledger_claim',
-      `INSERT INTO tool_executor.ledger (idempotency_key, tenant, task_id, step, tool, args_hash, status)
-       VALUES ($1, $2, $3, $4, $5, $6, 'started') ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1`,
-      [key, row.tenant, row.taskId, row.step, row.tool, row.argsHash],
-    );
+  /**
+   * Claims the key (ON CONFLICT DO NOTHING RETURNING), or reports what the ledger already holds for it.
+   * With `audit`, a `tool.called` row is inserted by the same statement, only when this call claimed the key.
+   */
+  async claim(key: string, row: { tenant: string; taskId: string; step: number; tool: string; argsHash: string }, audit?: ToolAudit): Promise<LedgerEntry> {
+    const values = [key, row.tenant, row.taskId, row.step, row.tool, row.argsHash];
+    const claimed = audit
+      ? await preparedQuery(this.db, 'keel_ledger_claim_audited',
+        `WITH c AS (
+           INSERT INTO tool_executor.ledger (idempotency_key, tenant, task_id, step, tool, args_hash, status)
+           VALUES ($1, $2, $3, $4, $5, $6, 'started') ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1
+         ), a AS (
+           INSERT INTO tool_executor.audit_log (${AUDIT_COLUMNS}) SELECT $7, $8, 'tool.called', $9, $10::jsonb, $11 FROM c
+         ) SELECT 1 FROM c`,
+        [...values, ...auditValues(audit)],
+      )
+      : await preparedQuery(this.db, 'keel_ledger_claim',
+        `INSERT INTO tool_executor.ledger (idempotency_key, tenant, task_id, step, tool, args_hash, status)
+         VALUES ($1, $2, $3, $4, $5, $6, 'started') ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1`,
+        values,
+      );
     if (claimed.length) return { state: 'claimed' };
     const rows: { status: string; result: unknown; error: { code: string; message: string } | null; args_hash: string; attempts: number; duration_ms: number | null; degraded: Degraded | null }[] =
       await this.db.query('SELECT status, result, error, args_hash, attempts, duration_ms, degraded FROM tool_executor.ledger WHERE idempotency_key = $1', [key]);
@@ -67,15 +100,58 @@ export class LedgerRepository {
     return { tool: r.tool, argsHash: r.args_hash, ok: r.status === 'succeeded', result: r.result, error: r.error, durationMs: r.duration_ms ?? 0, degraded: r.degraded };
   }
 
-  async retryInDoubt(key: string): Promise<void> {
-    await this.db.query('UPDATE tool_executor.ledger SET attempts = attempts + 1 WHERE idempotency_key = $1', [key]);
+  /** A call in doubt runs again; with `audit`, a `tool.called` row (the attempt) is inserted by the same statement. */
+  async retryInDoubt(key: string, audit?: ToolAudit): Promise<void> {
+    if (!audit) {
+      await this.db.query('UPDATE tool_executor.ledger SET attempts = attempts + 1 WHERE idempotency_key = $1', [key]);
+      return;
+    }
+    await this.db.query(
+      `WITH u AS (UPDATE tool_executor.ledger SET attempts = attempts + 1 WHERE idempotency_key = $1 RETURNING attempts)
+       INSERT INTO tool_executor.audit_log (${AUDIT_COLUMNS}) SELECT $2, $3, 'tool.called', $4, $5::jsonb || jsonb_build_object('attempt', u.attempts), $6 FROM u`,
+      [key, ...auditValues(audit)],
+    );
   }
 
-  async settle(key: string, outcome: { ok: boolean; result?: unknown; error?: { code: string; message: string }; durationMs: number; degraded?: Degraded }): Promise<void> {
-    await preparedQuery(this.db, 'keel_ledger_settle',
-      `UPDATE tool_executor.ledger SET status = $2, result = $3::jsonb, error = $4::jsonb, completed_at = now(), duration_ms = $5, degraded = $6::jsonb
-        WHERE idempotency_key = $1 AND status = 'started'`,
-      [key, outcome.ok ? 'succeeded' : 'failed', outcome.ok ? JSON.stringify(outcome.result ?? null) : null, outcome.error ? JSON.stringify(outcome.error) : null, outcome.durationMs, outcome.degraded ? JSON.stringify(outcome.degraded) : null],
+  /**
+   * Settles a `started` key. With `audit`, the outcome row (`tool.succeeded` or `tool.failed`) is
+   * inserted by the same statement, only when this call settled the key.
+   */
+  async settle(key: string, outcome: { ok: boolean; result?: unknown; error?: { code: string; message: string }; durationMs: number; degraded?: Degraded }, audit?: ToolAudit): Promise<void> {
+    const values = [key, outcome.ok ? 'succeeded' : 'failed', outcome.ok ? JSON.stringify(outcome.result ?? null) : null, outcome.error ? JSON.stringify(outcome.error) : null, outcome.durationMs, outcome.degraded ? JSON.stringify(outcome.degraded) : null];
+    if (!audit) {
+      await preparedQuery(this.db, 'keel_ledger_settle',
+        `UPDATE tool_executor.ledger SET status = $2, result = $3::jsonb, error = $4::jsonb, completed_at = now(), duration_ms = $5, degraded = $6::jsonb
+          WHERE idempotency_key = $1 AND status = 'started'`,
+        values,
+      );
+      return;
+    }
+    await preparedQuery(this.db, 'keel_ledger_settle_audited',
+      `WITH s AS (
+         UPDATE tool_executor.ledger SET status = $2, result = $3::jsonb, error = $4::jsonb, completed_at = now(), duration_ms = $5, degraded = $6::jsonb
+          WHERE idempotency_key = $1 AND status = 'started' RETURNING status
+       ) INSERT INTO tool_executor.audit_log (${AUDIT_COLUMNS}) SELECT $7, $8, 'tool.' || s.status, $9, $10::jsonb, $11 FROM s`,
+      [...values, ...auditValues(audit)],
+    );
+  }
+
+  /**
+   * An audit row on its own: a pure tool's call (no ledger row to share a statement with), or a call
+   * refused as in doubt (`tool.outcome_unknown`, once per attempt count however often the step asks).
+   */
+  async audit(action: ToolAuditAction, audit: ToolAudit): Promise<void> {
+    if (action === 'tool.outcome_unknown') {
+      await this.db.query(
+        `INSERT INTO tool_executor.audit_log (${AUDIT_COLUMNS}) SELECT $1, $2, $3, $4, $5::jsonb, $6
+          WHERE NOT EXISTS (SELECT 1 FROM tool_executor.audit_log WHERE target = $4 AND action = $3 AND tenant = $1 AND details->'attempts' = $5::jsonb->'attempts')`,
+        [audit.tenant, audit.actor, action, audit.target, JSON.stringify(audit.details), audit.traceId],
+      );
+      return;
+    }
+    await this.db.query(
+      `INSERT INTO tool_executor.audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5::jsonb, $6)`,
+      [audit.tenant, audit.actor, action, audit.target, JSON.stringify(audit.details), audit.traceId],
     );
   }
 
@@ -96,4 +172,8 @@ export class LedgerRepository {
     );
     return rows[0] ? { result: rows[0].result, ageMs: Math.round(Number(rows[0].age_ms)) } : null;
   }
+}
+
+function auditValues(a: ToolAudit): unknown[] {
+  return [a.tenant, a.actor, a.target, JSON.stringify(a.details), a.traceId];
 }

@@ -35,6 +35,8 @@ export const Subjects = {
   approvalsDecided: 'keel.v1.approvals.decided',
   /** Request/reply: verify an API key (the orchestrator owns keys). */
   authVerify: 'keel.v1.auth.verify',
+  /** Request/reply (queue group = the answering service): that service's audit rows of one tenant (the orchestrator merges them). */
+  auditQuery: (service: string) => `keel.v1.audit.query.${service}`,
   /** JetStream, stream KEEL_DLQ: dead letters, one subject per recording service. */
   deadLetter: (service: string) => `keel.v1.dlq.${service}`,
   deadLetterAll: 'keel.v1.dlq.>',

@@ -19,6 +19,8 @@ export const ExecuteToolRequestSchema = z.object({
    * the tool does not run.
    */
   replayOf: z.object({ idempotencyKey: z.string().min(1).max(300) }).strict().optional(),
+  /** The approval gate a person decided to let this call run through (recorded in the tool-executor's audit log). */
+  approvalGateId: z.string().min(1).max(100).optional(),
 }).strict();
 export type ExecuteToolRequest = z.infer<typeof ExecuteToolRequestSchema>;
 
