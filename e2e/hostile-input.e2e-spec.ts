@@ -362,6 +362,8 @@ describe('hostile input on every endpoint and subject (five processes)', () => {
     { subject: Subjects.approvalsCheck, template: { taskId: randomUUID(), tenant: TENANT, agent: 'gated', step: 1, calls: [{ id: 'c1', name: 'calculator', arguments: { expression: '1+1' } }] } },
     { subject: Subjects.authVerify, template: { key: 'keel_not_a_key' } },
     { subject: Subjects.tasksTimeline, template: { taskId: randomUUID(), tenant: TENANT } },
+    // The audit log's fan-out: each other service answers for its own table (the orchestrator reads its own directly).
+    ...(['approval', 'router', 'tool-executor'] as const).map((service) => ({ subject: Subjects.auditQuery(service), template: { tenant: TENANT, limit: 10 } })),
   ];
 
   it.each(REQUEST_SUBJECTS.map((s, i) => [s.subject, i] as const))('request/reply %s answers every hostile request with a reply, an error for a bad one (dead-lettered)', async (subject, i) => {
