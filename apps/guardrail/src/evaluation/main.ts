@@ -167,7 +167,7 @@ export function formatInjectionReport(e: InjectionEvaluation): string {
   const out: string[] = [];
   out.push(`Injection / jailbreak — ${e.file} (${e.rows} rows)`);
   out.push(`flagged: ${e.definition}`);
-  out.push(`classifier thresholds (from the model file, chosen by CV on the train file): user p >= ${t.user.escalate} escalate, >= ${t.user.block} block; tool_output p >= ${t.tool_output.escalate} per sentence`);
+  out.push(`classifier thresholds (from the model file, chosen by CV on the train file): user p >= ${t.user.escalate} escalate, >= ${t.user.block} block; tool_output p >= ${t.tool_output.escalate} per sentence${injectionModel().shortText === undefined ? '' : `; user messages of < ${injectionModel().shortText!.maxWords} words: p >= ${injectionModel().shortText!.user.escalate} escalate, >= ${injectionModel().shortText!.user.block} block`}`);
   out.push('', 'screen() (rules + classifier):', metricsTable(e.screen));
   const b = e.userBlockOnly;
   out.push('', `user, verdict block alone: precision ${f3(b.precision)} recall ${f3(b.recall)} FPR ${f3(b.fpr)}`);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import {
   injectionModel, injectionProbability, loadModel, MODEL_PATH, modelFromFile, probabilityToScore, quantiseWeights, scoreSegments,
@@ -65,6 +66,27 @@ describe('injection model file', () => {
     const file = JSON.parse(fs.readFileSync(MODEL_PATH, 'utf8')) as InjectionModelFile;
     expect(() => modelFromFile({ ...file, features: { ...file.features, bits: 17 } as unknown as typeof FEATURE_SPEC })).toThrow(/feature spec mismatch/);
     expect(() => modelFromFile({ ...file, weights: Buffer.alloc(10).toString('base64') })).toThrow(/expected/);
+  });
+
+  it('reads an optional short-text rule and rejects one looser than the channel thresholds', () => {
+    const file = JSON.parse(fs.readFileSync(MODEL_PATH, 'utf8')) as InjectionModelFile;
+    const { shortText: _, ...plain } = file;
+    expect(modelFromFile(plain).shortText).toBeUndefined();
+    const strict = { maxWords: 6, user: { escalate: Math.min(0.99, file.thresholds.user.escalate + 0.1), block: 0.99 } };
+    expect(modelFromFile({ ...file, shortText: strict }).shortText).toEqual(strict);
+    expect(() => modelFromFile({ ...file, shortText: { maxWords: 6, user: { escalate: file.thresholds.user.escalate / 2, block: 0.99 } } })).toThrow(/shortText/);
+    expect(() => modelFromFile({ ...file, shortText: { maxWords: 0, user: strict.user } })).toThrow(/shortText/);
+  });
+
+  it('keeps the held-out spot-check sentences out of the committed short-chat supplement', () => {
+    const canon = (t: string): string => t.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
+    const rows = fs.readFileSync(path.join(__dirname, '../../data/short-chat.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { text: string; source: string; channel: string });
+    expect(rows.length).toBeGreaterThan(1000);
+    expect(new Set(rows.map((r) => r.source))).toEqual(new Set(['keel:synthetic']));
+    const texts = new Set(rows.map((r) => canon(r.text)));
+    for (const t of ['Say hello.', 'Which model answers?', 'add with approval', 'What do you know about me?', 'Hello from ab-user-0, round 1', 'Please ignore the typos in my last message.', 'How do you say thank you in Japanese?', 'What is 2 + 2?']) {
+      expect(texts.has(canon(t))).toBe(false);
+    }
   });
 
   it('quantises to int8 within half a step', () => {

@@ -40,8 +40,20 @@ export interface InjectionModelFile {
   thresholds: Record<FeatureChannel, ChannelThresholds>;
   /** Segments (or texts) with fewer letters/digits than this are not scored. */
   minWordChars: number;
+  /** Optional: user messages of fewer than `maxWords` words use these thresholds instead (see shortTextThresholds). */
+  shortText?: ShortTextRule;
   trained?: Record<string, unknown>;
 }
+
+/** Stricter classifier thresholds for short user messages, chosen by cross-validation (train-injection.ts). */
+export interface ShortTextRule {
+  /** A user message is short when it has fewer than this many words (wordCount of the match view). */
+  maxWords: number;
+  user: ChannelThresholds;
+}
+
+/** Only texts up to this many characters are word-counted; any text this short rule applies to is far shorter. */
+export const SHORT_TEXT_MAX_CHARS = 400;
 
 export interface InjectionModel {
   /** Quantised weights; a bucket's weight is q[i] * scale. */
@@ -50,6 +62,7 @@ export interface InjectionModel {
   readonly bias: Readonly<Record<FeatureChannel, number>>;
   readonly thresholds: Readonly<Record<FeatureChannel, ChannelThresholds>>;
   readonly minWordChars: number;
+  readonly shortText?: Readonly<ShortTextRule>;
 }
 
 /** Texts longer than this are scored in windows of WINDOW_CHARS, stepping by half a window. */
@@ -96,7 +109,14 @@ export function modelFromFile(file: InjectionModelFile): InjectionModel {
     bias: { ...file.bias },
     thresholds: { user: { ...file.thresholds.user }, tool_output: { ...file.thresholds.tool_output } },
     minWordChars: file.minWordChars,
+    ...(file.shortText === undefined ? {} : { shortText: validShortText(file.shortText, file.thresholds.user) }),
   };
+}
+
+function validShortText(r: ShortTextRule, user: ChannelThresholds): ShortTextRule {
+  const t = r.user;
+  if (!(Number.isInteger(r.maxWords) && r.maxWords > 0) || t === undefined || !(t.escalate >= user.escalate && t.escalate < 1 && t.block >= t.escalate && t.block < 1)) throw new Error('injection model: bad shortText rule');
+  return { maxWords: r.maxWords, user: { ...t } };
 }
 
 export function loadModel(file: string): InjectionModel {
@@ -118,6 +138,27 @@ try {
 export function injectionModel(): InjectionModel {
   if (loaded === null) throw new Error(`injection classifier model not available at ${MODEL_PATH}: ${loadError?.message ?? 'unknown error'}`);
   return loaded;
+}
+
+const WORDS = new Intl.Segmenter('und', { granularity: 'word' });
+
+/** Number of words (Unicode word segmentation, word-like segments only; CJK split by ICU's dictionaries). */
+export function wordCount(text: string): number {
+  let n = 0;
+  for (const s of WORDS.segment(text)) if (s.isWordLike === true) n++;
+  return n;
+}
+
+/**
+ * The classifier thresholds for a user message (`match` view): the model's short-text thresholds when
+ * it has a short-text rule and the message has fewer than `maxWords` words, else the channel's. Short
+ * messages carry little evidence, and cross-validation showed the channel thresholds flag far more
+ * short benign chat than the FPR target allows; the rule applies to the classifier only, not to the rules.
+ */
+export function userThresholds(matchText: string, model: InjectionModel = injectionModel()): ChannelThresholds {
+  const r = model.shortText;
+  if (r !== undefined && matchText.length <= SHORT_TEXT_MAX_CHARS && wordCount(matchText) < r.maxWords) return r.user;
+  return model.thresholds.user;
 }
 
 function sigmoid(z: number): number {

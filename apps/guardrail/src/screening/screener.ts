@@ -13,7 +13,8 @@
 import type { ScreenChannel, ScreenRequest, ScreenResponse, Verdict } from '@keel/contracts';
 import { findEncodedSegments } from './decode';
 import { buildGateIndex } from './gate.scan';
-import { injectionModel, injectionProbability, probabilityToScore, scoreSegments } from './injection.classifier';
+import { injectionModel, injectionProbability, probabilityToScore, scoreSegments, userThresholds } from './injection.classifier';
+import type { ChannelThresholds } from './injection.classifier';
 import { HAS_CJK, HAS_CYRILLIC, INJECTION_RULES } from './injection.rules';
 import type { InjectionCategory, InjectionRule } from './injection.rules';
 import { normalise, toOriginalSpan } from './normalise';
@@ -68,6 +69,8 @@ export interface ClassifierHit {
   score: number;
   /** True when found inside a decoded payload (span = the encoded segment). */
   encoded: boolean;
+  /** The probability thresholds `score` was mapped with (user: the short-text ones for a short message). */
+  thresholds: ChannelThresholds;
 }
 
 export interface Analysis {
@@ -169,13 +172,14 @@ export function injectionScore(hits: readonly InjectionHit[]): number {
 /** Runs the classifier over a normalised text: user messages whole, tool output per sentence/line. */
 function classify(view: TextView, channel: 'user' | 'tool_output'): ClassifierHit[] {
   const model = injectionModel();
-  const t = model.thresholds[channel];
   if (channel === 'user') {
     const p = injectionProbability(view.text, 'user', model);
     if (p === 0) return [];
+    const t = userThresholds(view.text, model);
     const span = toOriginalSpan(view, 0, view.text.length);
-    return [{ start: span.start, end: span.end, p, score: probabilityToScore(p, t, ESCALATE_THRESHOLD, BLOCK_THRESHOLD), encoded: false }];
+    return [{ start: span.start, end: span.end, p, score: probabilityToScore(p, t, ESCALATE_THRESHOLD, BLOCK_THRESHOLD), encoded: false, thresholds: t }];
   }
+  const t = model.thresholds[channel];
   const segs = scoreSegments(view.text, 'tool_output', model);
   const hits: ClassifierHit[] = new Array<ClassifierHit>(segs.length);
   const { starts, ends } = view;
@@ -188,6 +192,7 @@ function classify(view: TextView, channel: 'user' | 'tool_output'): ClassifierHi
       p: s.p,
       score: probabilityToScore(s.p, t, ESCALATE_THRESHOLD, BLOCK_THRESHOLD),
       encoded: false,
+      thresholds: t,
     };
   }
   return hits;
@@ -330,8 +335,8 @@ export function screen(req: ScreenRequest): ScreenResponse {
     if (jb > 0) scores.jailbreak = round3(jb);
     for (const id of uniq(a.injection.map((h) => `${h.ruleId}${h.encoded ? ' (in decoded payload)' : ''}`))) reasons.push(`rule ${id}`);
     if (clfScore >= escalateAt) {
-      const t = injectionModel().thresholds[channel === 'user' ? 'user' : 'tool_output'];
-      const top = a.classifier.reduce((x, h) => (h.p > x.p ? h : x));
+      const top = a.classifier.reduce((x, h) => (h.score > x.score ? h : x));
+      const t = top.thresholds;
       const where = channel === 'tool_output' ? `, ${removed.length} of ${a.classifier.length} sentences removed` : '';
       reasons.push(`classifier p=${top.p.toFixed(2)} ≥ ${probabilityAt(escalateAt, t).toFixed(2)}${where}${top.encoded ? ' (in decoded payload)' : ''}`);
     }

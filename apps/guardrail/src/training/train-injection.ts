@@ -2,12 +2,21 @@
  * Trains the injection / jailbreak classifier (`npm run guardrail:train`).
  *
  *   node apps/guardrail/dist/training/train-injection.js [--data <dir>] [--folds 5] [--seed 1] [--no-write]
+ *        [--extra <file>]... [--extra none] [--threshold-rows base|all]
  *
  * Reads ONLY injection-train.jsonl (from --data, env KEEL_GUARDRAIL_DATA, or
- * <repo>/../shared/data/guardrail). The test file is never opened here: every choice
- * (hyper-parameters, thresholds) is made by grouped k-fold cross-validation on the
- * training rows. Writes apps/guardrail/data/injection-model.json and
- * apps/guardrail/data/injection-model.report.md. Deterministic for a given seed.
+ * <repo>/../shared/data/guardrail) plus supplementary training files (--extra, repeatable;
+ * default: the committed apps/guardrail/data/short-chat.jsonl, short everyday chat and short
+ * attacks written by data/generate-short-chat.mjs; `--extra none` trains on the file alone).
+ * The test file is never opened here: every choice (hyper-parameters, thresholds) is made by
+ * grouped k-fold cross-validation on the training rows, supplementary rows included (they are
+ * trained on in the other folds and held out in their own; rows of one `template` share a fold).
+ * Thresholds are chosen on the out-of-fold scores of the main file's rows only
+ * (`--threshold-rows base`, the default): the FPR budget is a rate over real traffic-like data,
+ * and counting generated rows would let the number of rows we chose to generate move it; the
+ * supplement's own out-of-fold figures are reported separately.
+ * Writes apps/guardrail/data/injection-model.json and apps/guardrail/data/injection-model.report.md.
+ * Deterministic for a given seed and the same input files.
  *
  * Examples:
  * - `user` rows are one example each (the whole message).
@@ -25,12 +34,13 @@
  * class weights balancing each channel, a seeded shuffle per epoch and a 1/sqrt(epoch) step decay.
  */
 
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { argValue, fpr as fprOf, prf, readJsonl, REPO_ROOT, resolveDataDir, sourceFamily, tally } from '../evaluation/dataset';
+import { argValue, argValues, fpr as fprOf, prf, readJsonl, REPO_ROOT, resolveDataDir, sourceFamily, tally } from '../evaluation/dataset';
 export { sourceFamily } from '../evaluation/dataset';
 import type { Confusion, InjectionRow, Prf } from '../evaluation/dataset';
-import { injectionProbability, quantiseWeights, scoreSegments } from '../screening/injection.classifier';
+import { injectionProbability, quantiseWeights, scoreSegments, wordCount } from '../screening/injection.classifier';
 import type { ChannelThresholds, InjectionModel, InjectionModelFile } from '../screening/injection.classifier';
 import { FEATURE_BUCKETS, FEATURE_SPEC, featurise } from '../screening/injection.features';
 import type { FeatureChannel } from '../screening/injection.features';
@@ -57,6 +67,9 @@ export interface HyperParams {
 }
 
 export const DEFAULT_HYPER: HyperParams = { epochs: 8, lr: 1, l2: 1e-5, augmentToolFromUserChars: 0, augmentToolFromBenignChars: 0, residualUser: false, minWordChars: 8 };
+
+/** The committed supplement (apps/guardrail/data/generate-short-chat.mjs), read unless --extra says otherwise. */
+export const DEFAULT_EXTRA = path.join(REPO_ROOT, 'apps/guardrail/data/short-chat.jsonl');
 
 /** Target false-positive rates on held-out folds. */
 export const TARGET_FPR = { escalate: 0.03, block: 0.01 } as const;
@@ -109,6 +122,8 @@ class UnionFind {
 
 export interface Doc {
   row: InjectionRow;
+  /** True for rows of a supplementary (--extra) file. */
+  extra: boolean;
   attack: boolean;
   match: string;
   /** tool_output: segment texts (match view) and whether each is a planted instruction. */
@@ -244,14 +259,25 @@ export function assignFolds(docs: Doc[], folds: number, seed: number): void {
       }
       return;
     }
+    if (d.row.template !== undefined) link(`t:${d.row.template}`, i);
     const canon = d.match.replace(/[^\p{L}\p{N}]+/gu, '');
     if (canon.length >= 16) link(`c:${canon.slice(0, 48)}`, i);
     const numbers = d.match.match(/\d+(?:[.,]\d+)?/g) ?? [];
     if (numbers.length >= 3) link(`n:${[...numbers].sort().join(' ')}`, i);
   });
-  spread(components(uf, docs.map((_, i) => i)), folds, seed ^ 0x51ed, (i, f, g) => {
+  // Groups holding a row of the main file are spread first, exactly as without a supplement (so adding
+  // one does not reshuffle the main file's folds and CV figures stay comparable); groups made only of
+  // supplementary rows are spread over the folds on their own.
+  const comps = components(uf, docs.map((_, i) => i));
+  const base = comps.filter((g) => g.some((i) => !docs[i].extra));
+  const extra = comps.filter((g) => g.every((i) => docs[i].extra));
+  spread(base, folds, seed ^ 0x51ed, (i, f, g) => {
     docs[i].fold = f;
     docs[i].group = g;
+  });
+  spread(extra, folds, seed ^ 0xe47a, (i, f, g) => {
+    docs[i].fold = f;
+    docs[i].group = base.length + g;
   });
   // Planted instructions: injected tool documents sharing a positive segment share an attack group.
   const injected = docs.flatMap((d, i) => (d.row.channel === 'tool_output' && d.attack ? [i] : []));
@@ -373,7 +399,7 @@ export function docProbability(d: Doc, model: InjectionModel): number {
 // ---------------------------------------------------------------------------------------------
 // Cross-validation and threshold choice
 
-interface Scored {
+export interface Scored {
   doc: Doc;
   p: number;
   ruleFlag: boolean;
@@ -464,6 +490,10 @@ export interface CvResult {
   thresholds: Record<FeatureChannel, ChannelThresholds>;
   metrics: Record<FeatureChannel, ChannelMetrics>;
   blockMetrics: Record<FeatureChannel, ChannelMetrics>;
+  /** Every held-out document with its out-of-fold probability (not written anywhere). */
+  scored: Scored[];
+  /** Out-of-fold figures on the supplementary user rows (at the user thresholds), null without a supplement. */
+  supplementMetrics: { escalate: ChannelMetrics; block: ChannelMetrics } | null;
   /** User recall (rules or classifier) + tool_output recall of the classifier alone, at the escalate
    * thresholds: the selection criterion. The rules' tool_output recall on the training rows is
    * optimistic (they were written with these attack styles in view), so tool_output is judged on the
@@ -472,7 +502,12 @@ export interface CvResult {
   seconds: number;
 }
 
-function crossValidate(docs: Doc[], hp: HyperParams, folds: number, seed: number): CvResult {
+/** Supplementary (generated) rows: trained on and cross-validated, but not part of the threshold choice by default. */
+export function isSupplement(d: Doc): boolean {
+  return d.extra;
+}
+
+function crossValidate(docs: Doc[], hp: HyperParams, folds: number, seed: number, thresholdRows: 'base' | 'all'): CvResult {
   const started = Date.now();
   const scored: Scored[] = [];
   for (let f = 0; f < folds; f++) {
@@ -484,8 +519,9 @@ function crossValidate(docs: Doc[], hp: HyperParams, folds: number, seed: number
   const thresholds = {} as Record<FeatureChannel, ChannelThresholds>;
   const metrics = {} as Record<FeatureChannel, ChannelMetrics>;
   const blockMetrics = {} as Record<FeatureChannel, ChannelMetrics>;
+  const supplement = scored.filter((x) => isSupplement(x.doc) && x.doc.row.channel === 'user');
   for (const ch of ['user', 'tool_output'] as const) {
-    const s = scored.filter((x) => x.doc.row.channel === ch);
+    const s = scored.filter((x) => x.doc.row.channel === ch && (thresholdRows === 'all' || !isSupplement(x.doc)));
     const flat = s.map((x) => ({ p: x.p, ruleFlag: x.ruleFlag, attack: x.doc.attack }));
     const escalate = chooseThreshold(flat, TARGET_FPR.escalate);
     const block = Math.max(escalate, chooseThreshold(flat, TARGET_FPR.block));
@@ -493,7 +529,71 @@ function crossValidate(docs: Doc[], hp: HyperParams, folds: number, seed: number
     metrics[ch] = metricsAt(s, thresholds[ch].escalate);
     blockMetrics[ch] = metricsAt(s, thresholds[ch].block);
   }
-  return { hp, thresholds, metrics, blockMetrics, objective: metrics.user.recall + metrics.tool_output.classifierOnly.recall, seconds: (Date.now() - started) / 1000 };
+  const supplementMetrics = supplement.length === 0 ? null : { escalate: metricsAt(supplement, thresholds.user.escalate), block: metricsAt(supplement, thresholds.user.block) };
+  return { hp, thresholds, metrics, blockMetrics, scored, supplementMetrics, objective: metrics.user.recall + metrics.tool_output.classifierOnly.recall, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Candidate word limits for the short-text rule (0 = no rule). */
+export const SHORT_TEXT_CANDIDATES = [0, 4, 5, 6, 7, 8, 10, 12, 15] as const;
+
+export interface ShortRuleCandidate {
+  /** Messages with fewer words use `user`; 0 = no rule. */
+  maxWords: number;
+  user: ChannelThresholds;
+  /** All user rows (main file + supplement), out-of-fold, at the escalate level. */
+  recall: number;
+  fpr: number;
+  base: { recall: number; fpr: number };
+  supplement: { recall: number; fpr: number };
+  /** Youden's J = recall - FPR over all user rows: the selection criterion. */
+  j: number;
+  shortRows: number;
+}
+
+export interface ShortRuleChoice {
+  candidates: ShortRuleCandidate[];
+  chosen: ShortRuleCandidate;
+}
+
+/**
+ * The short-text rule: user messages of fewer than N words get their own classifier thresholds, chosen
+ * like the channel's (the smallest p keeping the out-of-fold benign FPR of "rules OR classifier" on
+ * those messages <= 0.03 / 0.01), never below the channel's. Main-file and supplementary rows both count
+ * here, since short everyday chat is almost only in the supplement. N is the candidate with the highest
+ * Youden's J (recall - FPR) over all out-of-fold user rows, "no rule" included; ties go to the smaller N.
+ */
+export function chooseShortRule(scored: readonly Scored[], global: ChannelThresholds): ShortRuleChoice {
+  const user = scored.filter((x) => x.doc.row.channel === 'user');
+  const words = user.map((x) => wordCount(x.doc.match));
+  const candidates: ShortRuleCandidate[] = [];
+  for (const n of SHORT_TEXT_CANDIDATES) {
+    const isShort = (i: number): boolean => n > 0 && words[i] < n;
+    const flat = user.flatMap((x, i) => (isShort(i) ? [{ p: x.p, ruleFlag: x.ruleFlag, attack: x.doc.attack }] : []));
+    const escalate = n === 0 || flat.length === 0 ? global.escalate : round(Math.max(global.escalate, chooseThreshold(flat, TARGET_FPR.escalate)), 4);
+    const block = n === 0 || flat.length === 0 ? global.block : round(Math.max(escalate, global.block, chooseThreshold(flat, TARGET_FPR.block)), 4);
+    const rates = (keep: (x: Scored) => boolean): { recall: number; fpr: number } => {
+      let tp = 0;
+      let att = 0;
+      let fp = 0;
+      let ben = 0;
+      user.forEach((x, i) => {
+        if (!keep(x)) return;
+        const flagged = x.ruleFlag || x.p >= (isShort(i) ? escalate : global.escalate);
+        if (x.doc.attack) {
+          att++;
+          if (flagged) tp++;
+        } else {
+          ben++;
+          if (flagged) fp++;
+        }
+      });
+      return { recall: att === 0 ? 0 : tp / att, fpr: ben === 0 ? 0 : fp / ben };
+    };
+    const all = rates(() => true);
+    candidates.push({ maxWords: n, user: { escalate, block }, ...all, base: rates((x) => !x.doc.extra), supplement: rates((x) => x.doc.extra), j: all.recall - all.fpr, shortRows: flat.length });
+  }
+  const chosen = candidates.reduce((a, b) => (b.j > a.j + 1e-9 ? b : a));
+  return { candidates, chosen };
 }
 
 function round(x: number, digits: number): number {
@@ -531,7 +631,10 @@ function sourceTable(m: Record<FeatureChannel, ChannelMetrics>): string {
 }
 
 interface ReportInput {
+  shortRule: ShortRuleChoice;
   dataFile: string;
+  extras: { file: string; rows: InjectionRow[]; sha256: string }[];
+  thresholdRows: 'base' | 'all';
   docs: Doc[];
   examples: Example[];
   folds: number;
@@ -559,16 +662,18 @@ function report(r: ReportInput): string {
 
 Generated by \`npm run guardrail:train\` (apps/guardrail/src/training/train-injection.ts). Do not edit by hand.
 
-Reproduce: \`npm run guardrail:train\` (or \`node tools/build-quiet.mjs && node apps/guardrail/dist/training/train-injection.js --data <dir> --seed ${r.seed} --folds ${r.folds}\`).
+Reproduce: \`npm run guardrail:train\` (or \`node tools/build-quiet.mjs && node apps/guardrail/dist/training/train-injection.js --data <dir> --seed ${r.seed} --folds ${r.folds}${r.extras.map((e) => ` --extra ${e.file}`).join('') || ' --extra none'}\`).
 
-## Data (training file only)
-\`${path.basename(r.dataFile)}\` — ${r.docs.length} rows. The test file is never read by the training script; every choice below was made by cross-validation on these rows.
+## Data (training files only)
+\`${path.basename(r.dataFile)}\` — ${r.docs.filter((d) => !d.extra).length} rows${r.extras.map((e) => `; supplement \`${e.file}\` — ${e.rows.length} rows (sha256 ${e.sha256.slice(0, 16)}…)`).join('')}. The test file is never read by the training script; every choice below was made by cross-validation on these rows.
 
 | channel | benign | injection | jailbreak |
 |---|---|---|---|
 | user | ${count('user', 'benign')} | ${count('user', 'injection')} | ${count('user', 'jailbreak')} |
 | tool_output | ${count('tool_output', 'benign')} | ${count('tool_output', 'injection')} | ${count('tool_output', 'jailbreak')} |
-
+${r.extras.length === 0 ? '' : `
+Counts include the supplement: ${r.extras.map((e) => `${e.file}: ${(['benign', 'injection', 'jailbreak'] as const).map((l) => `${l} ${e.rows.filter((x) => x.label === l).length}`).join(', ')} (user channel; languages ${[...new Set(e.rows.map((x) => x.lang))].join(', ')})`).join('; ')}. Supplementary rows are cross-validated like the others (held out in their fold, trained on in the rest; all rows of one template share a fold). Thresholds are chosen on the out-of-fold scores of ${r.thresholdRows === 'base' ? `the main file's rows only, so the number of generated rows cannot move the FPR budget; the figures below are for those rows, and the supplement's own out-of-fold figures are listed separately` : 'all rows, supplement included'}.
+`}
 Training examples (final model): user ${ex('user', 1)} attack / ${ex('user', 0)} benign messages; tool_output ${ex('tool_output', 1)} positive / ${ex('tool_output', 0)} negative segments (sentences/lines with ≥ ${hp.minWordChars} letters/digits; ${hp.augmentToolFromUserChars > 0 ? `positives include user-channel injections of ≤ ${hp.augmentToolFromUserChars} chars` : 'no user-channel augmentation'}). Derived positive segments per injected tool document: ${Object.entries(r.positivesPerInjectedDoc).map(([k, v]) => `${k}: ${v}`).join(', ')}.
 
 ## Model
@@ -599,7 +704,13 @@ ${sourceTable(r.chosen.metrics)}
 At the **block** thresholds:
 
 ${metricsTable(r.chosen.blockMetrics, r.chosen.thresholds, 'block')}
+${r.chosen.supplementMetrics === null ? '' : `
+Supplement (generated short chat and short attacks, user channel), out-of-fold at the user thresholds — held-out templates, so this measures transfer to unseen phrasings of the same intents:
 
+| threshold | docs (attack/benign) | recall | FPR | rules only R / FPR | classifier only R / FPR |
+|---|---|---|---|---|---|
+${(['escalate', 'block'] as const).map((w) => { const m = r.chosen.supplementMetrics![w]; return `| ${w} p ≥ ${r.chosen.thresholds.user[w]} | ${m.attacks}/${m.benign} | ${pct(m.recall)} | ${pct(m.fpr)} | ${pct(m.rulesOnly.recall)} / ${pct(m.rulesOnly.fpr)} | ${pct(m.classifierOnly.recall)} / ${pct(m.classifierOnly.fpr)} |`; }).join('\n')}
+`}
 ## Alternatives measured during development (same grouped CV; not re-run here)
 - Channel handling: shared + channel-salted copies (kept) vs separate weight sets per channel (salted copy only) vs shared copy only: user recall 0.925 / 0.930 / 0.831 and tool_output classifier-only recall 0.78 / 0.73 / 0.75 at the same FPR budgets — the shared copy is what carries attack vocabulary from user messages to tool output.
 - Benign user requests (≤ 150–300 chars) as extra tool_output positives ("a question inside a document is an injected task"): tool_output classifier-only recall fell to 0.35–0.40 (benign e-mails and answers are full of questions), user recall to 0.90. Rejected.
@@ -612,6 +723,13 @@ ${metricsTable(r.chosen.blockMetrics, r.chosen.thresholds, 'block')}
 |---|---|---|
 | user | ${r.chosen.thresholds.user.escalate} | ${r.chosen.thresholds.user.block} |
 | tool_output | ${r.chosen.thresholds.tool_output.escalate} | ${r.chosen.thresholds.tool_output.block} |
+
+## Short-text rule
+User messages of fewer than N words (Unicode word segmentation of the match view) may get stricter classifier thresholds; the rules are unaffected. For each candidate N the short messages' thresholds are chosen on their own out-of-fold scores (main file and supplement rows; benign FPR ≤ ${TARGET_FPR.escalate} / ${TARGET_FPR.block}, never below the channel thresholds), and N is the candidate with the highest Youden's J (recall − FPR) over all out-of-fold user rows, "no rule" included.
+
+| N (words <) | short rows | escalate / block p | user R | user FPR | main file R / FPR | supplement R / FPR | J |
+|---|---|---|---|---|---|---|---|
+${r.shortRule.candidates.map((c) => `| ${c.maxWords === 0 ? 'no rule' : c.maxWords} | ${c.shortRows} | ${c.user.escalate} / ${c.user.block} | ${pct(c.recall)} | ${pct(c.fpr)} | ${pct(c.base.recall)} / ${pct(c.base.fpr)} | ${pct(c.supplement.recall)} / ${pct(c.supplement.fpr)} | ${c.j.toFixed(4)} |${c === r.shortRule.chosen ? ' ← chosen' : ''}`).join('\n')}
 
 ## Time
 Final model training ${r.trainSeconds.toFixed(1)} s; whole run (normalisation, rules, cross-validation, final fit) ${r.totalSeconds.toFixed(1)} s on ${process.arch}, Node ${process.version}.
@@ -632,13 +750,27 @@ export function main(argv: string[]): void {
   const outDir = path.resolve(argValue(argv, 'out') ?? path.join(REPO_ROOT, 'apps/guardrail/data'));
   const quick = argv.includes('--quick');
 
-  const rows = readJsonl<InjectionRow>(dataFile);
+  const baseRows = readJsonl<InjectionRow>(dataFile);
+  const extraArgs = argValues(argv, 'extra');
+  const extraFiles = extraArgs.includes('none') ? [] : (extraArgs.length > 0 ? extraArgs : [DEFAULT_EXTRA]).map((f) => path.resolve(f));
+  const extras = extraFiles.map((file) => {
+    const rows = readJsonl<InjectionRow>(file);
+    for (const [i, r] of rows.entries()) {
+      if (typeof r.text !== 'string' || !['benign', 'injection', 'jailbreak'].includes(r.label) || !['user', 'tool_output'].includes(r.channel)) throw new Error(`${file}:${i + 1}: not an injection training row`);
+    }
+    const sha256 = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    return { file, rows, sha256 };
+  });
+  const thresholdRows = (argValue(argv, 'threshold-rows') ?? 'base') as 'base' | 'all';
+  if (thresholdRows !== 'base' && thresholdRows !== 'all') throw new Error('--threshold-rows must be base or all');
+  const rows = [...baseRows, ...extras.flatMap((e) => e.rows)];
   const log = (msg: string): void => {
     process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${msg}\n`);
   };
-  log(`${rows.length} training rows from ${dataFile}`);
-  const docs: Doc[] = rows.map((row) => ({
+  log(`${baseRows.length} training rows from ${dataFile}${extras.map((e) => ` + ${e.rows.length} from ${path.relative(REPO_ROOT, e.file)}`).join('')}`);
+  const docs: Doc[] = rows.map((row, i) => ({
     row,
+    extra: i >= baseRows.length,
     attack: row.label !== 'benign',
     match: normalise(row.text).match.text,
     segments: [],
@@ -672,11 +804,16 @@ export function main(argv: string[]): void {
     ];
   const grid: CvResult[] = [];
   for (const hp of candidates) {
-    const r = crossValidate(docs, hp, folds, seed);
+    const r = crossValidate(docs, hp, folds, seed, thresholdRows);
     grid.push(r);
-    log(`CV ${JSON.stringify(hp)}: user R ${pct(r.metrics.user.recall)} FPR ${pct(r.metrics.user.fpr)} | tool R ${pct(r.metrics.tool_output.recall)} FPR ${pct(r.metrics.tool_output.fpr)} clf-only R ${pct(r.metrics.tool_output.classifierOnly.recall)} FPR ${pct(r.metrics.tool_output.classifierOnly.fpr)} | thresholds ${JSON.stringify(r.thresholds)}`);
+    const sup = r.supplementMetrics === null ? '' : ` | supplement R ${pct(r.supplementMetrics.escalate.recall)} FPR ${pct(r.supplementMetrics.escalate.fpr)}`;
+    log(`CV ${JSON.stringify(hp)}: user R ${pct(r.metrics.user.recall)} FPR ${pct(r.metrics.user.fpr)} | tool R ${pct(r.metrics.tool_output.recall)} FPR ${pct(r.metrics.tool_output.fpr)} clf-only R ${pct(r.metrics.tool_output.classifierOnly.recall)} FPR ${pct(r.metrics.tool_output.classifierOnly.fpr)}${sup} | thresholds ${JSON.stringify(r.thresholds)}`);
   }
   const chosen = grid.reduce((a, b) => (b.objective > a.objective + 1e-9 ? b : a));
+  const shortRule = chooseShortRule(chosen.scored, chosen.thresholds.user);
+  for (const c of shortRule.candidates) log(`short-text rule ${c.maxWords === 0 ? 'none' : `< ${c.maxWords} words: p >= ${c.user.escalate} / ${c.user.block}`}: user R ${pct(c.recall)} FPR ${pct(c.fpr)} (main file R ${pct(c.base.recall)} FPR ${pct(c.base.fpr)}; supplement R ${pct(c.supplement.recall)} FPR ${pct(c.supplement.fpr)}) J ${c.j.toFixed(4)}${c === shortRule.chosen ? ' <- chosen' : ''}`);
+
+
 
   const trainStarted = Date.now();
   const examples = examplesOf(docs, chosen.hp);
@@ -691,9 +828,12 @@ export function main(argv: string[]): void {
     weights: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
     thresholds: chosen.thresholds,
     minWordChars: chosen.hp.minWordChars,
+    ...(shortRule.chosen.maxWords === 0 ? {} : { shortText: { maxWords: shortRule.chosen.maxWords, user: shortRule.chosen.user } }),
     trained: {
       data: path.basename(dataFile),
-      rows: rows.length,
+      rows: baseRows.length,
+      extra: extras.map((e) => ({ file: path.relative(REPO_ROOT, e.file), rows: e.rows.length, sha256: e.sha256 })),
+      thresholdRows,
       hyperParams: chosen.hp,
       seed,
       folds,
@@ -706,7 +846,7 @@ export function main(argv: string[]): void {
   };
   const json = `${JSON.stringify(file)}\n`;
   log(`final model trained in ${trainSeconds.toFixed(1)} s (${examples.length} examples); model file ${(json.length / 1024).toFixed(0)} KiB`);
-  const md = report({ dataFile, docs, examples, folds, seed, grid, chosen, trainSeconds, totalSeconds: (Date.now() - started) / 1000, modelBytes: json.length, positivesPerInjectedDoc });
+  const md = report({ shortRule, dataFile, extras: extras.map((e) => ({ file: path.relative(REPO_ROOT, e.file), rows: e.rows, sha256: e.sha256 })), thresholdRows, docs, examples, folds, seed, grid, chosen, trainSeconds, totalSeconds: (Date.now() - started) / 1000, modelBytes: json.length, positivesPerInjectedDoc });
   if (write) {
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, 'injection-model.json'), json);
