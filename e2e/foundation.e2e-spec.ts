@@ -246,7 +246,7 @@ limits: {maxSteps: 10, stepTimeoutMs: 20000}
     // Built at run time so no key-shaped literal sits in the source.
     const secret = ['sk', 'proj', 'Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz9Xc8Vb7Nm6'].join('-');
     const res = await api('/v1/tasks', { method: 'POST', body: JSON.stringify({
-      input: `Please use my key ${secret} to call the API`, agent: 'e2e',
+      input: `Here is my token ${secret}, please check the balance`, agent: 'e2e',
       metadata: { script: [{ toolCalls: [{ name: 'calculator', arguments: { expression: '1+2' } }] }, { reply: 'echo' }] },
     }) });
     const { id } = (await res.json()) as { id: string };
@@ -263,7 +263,7 @@ limits: {maxSteps: 10, stepTimeoutMs: 20000}
     expect(chat.attributes['gen_ai.response.finish_reasons']).toEqual(expect.any(Array));
     // Content capture is on for this stack: the prompt is on the span, with the secret redacted.
     const captured = spans.filter((x) => x.name === 'chat scripted/default').map((x) => x.attributes['gen_ai.input.messages']).filter((c): c is string => typeof c === 'string');
-    expect(captured.some((c) => c.includes('Please use my key') && c.includes('[REDACTED'))).toBe(true);
+    expect(captured.some((c) => c.includes('Here is my token') && c.includes('[REDACTED'))).toBe(true);
     const tool = spans.find((x) => x.name === 'execute_tool calculator')!;
     expect(tool.attributes).toMatchObject({ 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'calculator' });
     expect(JSON.stringify(otlp.spans)).not.toContain(secret);

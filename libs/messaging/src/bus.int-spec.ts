@@ -144,6 +144,8 @@ describe('Bus on a real nats-server', () => {
     const gate = new Promise<void>((r) => { release = r; });
     let started = false;
     server.serve({ subject: 'test.slow', queue: 'test', schema: Item, handler: async (d) => { started = true; await gate; return { doubled: d.n * 2 }; } });
+    // The subscription must reach the server before the request does (else: no responders, under load).
+    await server.nc.flush();
     const answer = bus.request('test.slow', { n: 21 }, z.object({ doubled: z.number() }), { timeoutMs: 5_000 });
     await waitFor('handler started', () => started);
     const closing = server.close(5_000);
