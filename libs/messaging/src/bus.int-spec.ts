@@ -186,6 +186,7 @@ describe('Bus on a real nats-server', () => {
     it('answers an oversized request with payload_too_large without calling the handler', async () => {
       let calls = 0;
       small.serve({ subject: 'test.sized', queue: 'q', schema: Padded, handler: async (r) => { calls++; return { n: r.n }; } });
+      await small.nc.flush(); // the subscription reaches the server before another connection's request
       const Reply = z.object({ n: z.number() });
       await expect(bus.request('test.sized', { n: 1, pad: 'x'.repeat(10_000) }, Reply, { timeoutMs: 2000 })).rejects.toMatchObject({ code: 'payload_too_large', details: { limit: 4096 } });
       expect(calls).toBe(0);
