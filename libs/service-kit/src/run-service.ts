@@ -107,8 +107,8 @@ export async function runService<S extends z.ZodObject>(def: ServiceDefinition<S
     throw err;
   }
   // A tenant over its limit is refused before its body is even parsed (rate-limit/early-shed.ts).
-  const resolver = optionalProvider(app, PrincipalResolver);
-  if (resolver) app.use(earlyShed(app.get(RateLimiter), resolver));
+  // Only services with authenticated routes provide a PrincipalResolver (buildInfraModule: `def.providers`).
+  if ((def.providers ?? []).length > 0) app.use(earlyShed(app.get(RateLimiter), app.get(PrincipalResolver)));
   app.useBodyParser('json', { limit: env.KEEL_MAX_BODY_BYTES });
   app.useGlobalFilters(new KeelErrorFilter(logger));
   app.disable('x-powered-by');
@@ -205,13 +205,4 @@ class NestPinoLogger implements LoggerService {
   warn(message: unknown, context?: string) { this.logger.warn({ context }, String(message)); }
   debug(message: unknown, context?: string) { this.logger.debug({ context }, String(message)); }
   verbose(message: unknown, context?: string) { this.logger.trace({ context }, String(message)); }
-}
-
-/** A provider the app may not have (a service without authenticated routes has no PrincipalResolver). */
-function optionalProvider<T>(app: NestExpressApplication, token: abstract new (...args: never[]) => T): T | undefined {
-  try {
-    return app.get<T, T>(token, { strict: false });
-  } catch {
-    return undefined;
-  }
 }
