@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { dropAppendOnly, makeAppendOnly } from '@keel/persistence';
 
 /**
  * API key administration and the audit log (docs/api-keys.md).
@@ -29,15 +30,7 @@ export class AuditLog1764000000300 implements MigrationInterface {
       )`);
     await q.query('CREATE INDEX audit_log_tenant_at ON orchestrator.audit_log (tenant, at DESC, id DESC)');
     await q.query('CREATE INDEX audit_log_tenant_action ON orchestrator.audit_log (tenant, action, at DESC, id DESC)');
-    await q.query(`
-      CREATE FUNCTION orchestrator.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        RAISE EXCEPTION 'orchestrator.audit_log is append-only: % is not allowed', TG_OP USING ERRCODE = 'insufficient_privilege';
-      END $$`);
-    await q.query(`CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON orchestrator.audit_log
-      FOR EACH ROW EXECUTE FUNCTION orchestrator.audit_log_append_only()`);
-    await q.query(`CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON orchestrator.audit_log
-      FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.audit_log_append_only()`);
+    await makeAppendOnly(q, 'orchestrator.audit_log');
     // Listing a tenant's keys.
     await q.query('CREATE INDEX api_keys_tenant ON orchestrator.api_keys (tenant, created_at DESC)');
   }
@@ -45,6 +38,6 @@ export class AuditLog1764000000300 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query('DROP INDEX orchestrator.api_keys_tenant');
     await q.query('DROP TABLE orchestrator.audit_log');
-    await q.query('DROP FUNCTION orchestrator.audit_log_append_only()');
+    await dropAppendOnly(q, 'orchestrator.audit_log');
   }
 }

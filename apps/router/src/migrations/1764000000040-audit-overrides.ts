@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { dropAppendOnly, makeAppendOnly } from '@keel/persistence';
 
 /**
  * Budget overrides and the router's audit log (docs/audit.md, apps/router/README.md "Budget overrides").
@@ -45,20 +46,12 @@ export class AuditOverrides1764000000040 implements MigrationInterface {
         at timestamptz NOT NULL DEFAULT now()
       )`);
     await q.query('CREATE INDEX audit_log_tenant_at ON router.audit_log (tenant, at DESC, id DESC)');
-    await q.query(`
-      CREATE FUNCTION router.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        RAISE EXCEPTION 'router.audit_log is append-only: % is not allowed', TG_OP USING ERRCODE = 'insufficient_privilege';
-      END $$`);
-    await q.query(`CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON router.audit_log
-      FOR EACH ROW EXECUTE FUNCTION router.audit_log_append_only()`);
-    await q.query(`CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON router.audit_log
-      FOR EACH STATEMENT EXECUTE FUNCTION router.audit_log_append_only()`);
+    await makeAppendOnly(q, 'router.audit_log');
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query('DROP TABLE router.audit_log');
-    await q.query('DROP FUNCTION router.audit_log_append_only()');
+    await dropAppendOnly(q, 'router.audit_log');
     await q.query('DROP TABLE router.budget_overrides');
   }
 }

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { dropAppendOnly, makeAppendOnly } from '@keel/persistence';
 
 /**
  * The tool-executor's audit log (docs/audit.md): one row when a high-risk
@@ -27,19 +28,11 @@ export class AuditLog1764000000004 implements MigrationInterface {
       )`);
     await q.query('CREATE INDEX audit_log_tenant_at ON tool_executor.audit_log (tenant, at DESC, id DESC)');
     await q.query('CREATE INDEX audit_log_target ON tool_executor.audit_log (target, action)');
-    await q.query(`
-      CREATE FUNCTION tool_executor.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        RAISE EXCEPTION 'tool_executor.audit_log is append-only: % is not allowed', TG_OP USING ERRCODE = 'insufficient_privilege';
-      END $$`);
-    await q.query(`CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON tool_executor.audit_log
-      FOR EACH ROW EXECUTE FUNCTION tool_executor.audit_log_append_only()`);
-    await q.query(`CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON tool_executor.audit_log
-      FOR EACH STATEMENT EXECUTE FUNCTION tool_executor.audit_log_append_only()`);
+    await makeAppendOnly(q, 'tool_executor.audit_log');
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query('DROP TABLE tool_executor.audit_log');
-    await q.query('DROP FUNCTION tool_executor.audit_log_append_only()');
+    await dropAppendOnly(q, 'tool_executor.audit_log');
   }
 }
