@@ -49,6 +49,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { mulberry32 } from '../tools/seeded-random.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -95,17 +96,7 @@ const OTHER_USER_TURNS = 250;
 // ---------------------------------------------------------------------------
 // Seeded text: a help-desk / assistant workload with varied topics and lengths.
 
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = prng(20261202);
+const rand = mulberry32(20261202);
 const pick = (xs) => xs[Math.floor(rand() * xs.length)];
 const cap = (s) => s[0].toUpperCase() + s.slice(1);
 

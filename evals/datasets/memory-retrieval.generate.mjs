@@ -29,6 +29,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { mulberry32, shuffled } from '../../tools/seeded-random.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({ options: {
@@ -38,27 +39,9 @@ const { values } = parseArgs({ options: {
 
 const SEED = 20261201;
 
-/** mulberry32: small, fast, good enough for shuffling a dataset. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = prng(SEED);
+const rand = mulberry32(SEED);
 const pick = (xs) => xs[Math.floor(rand() * xs.length)];
-function shuffle(xs) {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
+const shuffle = (xs) => shuffled(rand, xs);
 
 // ---------------------------------------------------------------------------
 // Threads: [key, user question, answer, user follow-up, answer, lexical query, paraphrase query, cross-lingual query?]

@@ -16,3 +16,4 @@ export type { FakeBehaviour, FakeToolCall, LoggedRequest } from './fake-models/f
 export { keelFailure } from './assertions';
 export { fetchRouteInventory, sourceRoutes, insertApiKey, readAllDeadLetters, routeKey, HEALTH_PATHS } from './api-surface';
 export type { ApiRoute, SourceRoute } from './api-surface';
+export { mulberry32 } from './random';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { detectSecrets, randomToken, tokenLike } from './secrets.detector';
+import { mulberry32 } from '@keel/testing';
 
 const found = (text: string): string[] => detectSecrets(text).map((m) => `${m.type}:${text.slice(m.start, m.end)}`);
 const credentials = (text: string): string[] => detectSecrets(text).filter((m) => m.kind === 'credential').map((m) => `${m.type}:${text.slice(m.start, m.end)}`);
@@ -8,14 +9,7 @@ const identifiers = (text: string): string[] => detectSecrets(text).filter((m) =
 // Fixtures are synthetic and assembled at runtime, so no secret-looking literal sits in the source
 // (and none comes from the evaluation data). `rand` is a seeded generator: the same tokens every run.
 function rand(seed: number): (n: number, alphabet?: string) => string {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return (n, alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789') => {
     let out = '';
     for (let i = 0; i < n; i++) out += alphabet[Math.floor(next() * alphabet.length)];

@@ -5,18 +5,7 @@ import { datamark } from '../steps/spotlight';
 import { assembleContext, MEMORY_CLOSE, MEMORY_OPEN } from './context-assembler';
 import { wrapMemory as wrapMemoryBlock } from './context-assembler';
 import type { AssembleInput, Assembled, MemoryContext, RetrievedTurn, ScoredMemory } from './context-assembler';
-
-/** A seeded PRNG (mulberry32): every run sees the same "random" cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '@keel/testing';
 
 const WORDS = (
   'the user asked about invoices refunds shipping delays to Lisbon and Berlin on Tuesday budget forecast 2026 quarterly report ' +
@@ -111,7 +100,7 @@ function overflow(fn: () => unknown): KeelError {
 
 describe('assembleContext', () => {
   it('never exceeds the budget, keeps system and task, and reports exactly what it kept and dropped (random cases)', () => {
-    const rand = prng(20261125);
+    const rand = mulberry32(20261125);
     let fitted = 0;
     let overflows = 0;
     let elisions = 0;

@@ -1,16 +1,5 @@
 import { VectorIndex } from './vector-index';
-
-/** A seeded PRNG (mulberry32): the same vectors on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '@keel/testing';
 
 function unit(values: number[]): Float32Array {
   const v = Float32Array.from(values);
@@ -137,7 +126,7 @@ describe('VectorIndex', () => {
   });
 
   it('evicts the least recently used copies beyond maxVectors, never the one being appended to', () => {
-    const rand = prng(7);
+    const rand = mulberry32(7);
     const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: from + i, vector: randomUnit(rand, 3) }));
     const index = new VectorIndex(3, 10);
     index.append('a', batch(1, 4));
@@ -158,7 +147,7 @@ describe('VectorIndex', () => {
   });
 
   it('keeps every vector right as a copy grows past its initial capacity', () => {
-    const rand = prng(42);
+    const rand = mulberry32(42);
     const dim = 16;
     const index = new VectorIndex(dim);
     const all: { id: number; vector: Float32Array }[] = [];
