@@ -75,6 +75,8 @@ describe('MemoryRepository on real Postgres', () => {
     expect(await memory.saveSummary('t1', 'u1', 'c9', 'second', 20, 10)).toBe(true);
     expect(await memory.saveSummary('t1', 'u1', 'c9', 'stale', 15, 10)).toBe(false);
     expect((await memory.conversation('t1', 'u1', 'c9', 0)).summary).toEqual({ text: 'second', throughId: 20 });
+    expect(await memory.summary('t1', 'u1', 'c9')).toEqual({ text: 'second', throughId: 20 });
+    expect(await memory.summary('t1', 'u1', 'none')).toBeNull();
   });
 
   it('forgets one user completely and leaves a message another user shares', async () => {

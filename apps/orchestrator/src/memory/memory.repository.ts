@@ -74,6 +74,15 @@ export class MemoryRepository {
     };
   }
 
+  /** The conversation's summary and the last turn it covers (null: none yet). */
+  async summary(tenant: string, userKey: string, conversationId: string): Promise<ConversationMemory['summary']> {
+    const rows: { summary: string; through_id: string }[] = await this.db.query(
+      'SELECT summary, through_id FROM orchestrator.memory_summaries WHERE tenant = $1 AND user_key = $2 AND conversation_id = $3',
+      [tenant, userKey, conversationId],
+    );
+    return rows[0] ? { text: rows[0].summary, throughId: Number(rows[0].through_id) } : null;
+  }
+
   /** Embeddings of the user's turns stored after `afterId` (to bring a replica's vector copy up to date). */
   async turnVectorsAfter(tenant: string, userKey: string, afterId: number): Promise<{ id: number; vector: number[] }[]> {
     // As text, parsed with JSON.parse: pg's array parser is ~10x slower on 10k × 384 floats (bench/memory.bench.mjs, cold).

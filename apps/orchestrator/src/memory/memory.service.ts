@@ -130,7 +130,7 @@ export class MemoryService {
 
   private async retrieve(tenant: string, userKey: string, query: Float32Array, settings: AgentMemory, exclude: Set<number>): Promise<MemoryContext['retrieved']> {
     if (settings.retrieveTopK === 0) return [];
-    const scope = `${tenant}\u0000${userKey}`;
+    const scope = indexScope(tenant, userKey);
     this.index.append(scope, await this.repo.turnVectorsAfter(tenant, userKey, this.index.lastId(scope)));
     const hits = this.index.search(scope, query, settings.retrieveTopK, settings.minSimilarity, exclude);
     const turns = await this.repo.turns(tenant, userKey, hits.map((h) => h.id));
@@ -186,7 +186,7 @@ export class MemoryService {
     if (!userKey || settings.summaryTokens === 0) return;
     const conversationId = state.conversationId!;
     try {
-      const { summary } = await this.repo.conversation(state.tenant, userKey, conversationId, 0);
+      const summary = await this.repo.summary(state.tenant, userKey, conversationId);
       const through = summary?.throughId ?? 0;
       const pending = await this.repo.turnsAfter(state.tenant, userKey, conversationId, through);
       const foldable = pending.slice(0, Math.max(0, pending.length - settings.window));
@@ -230,7 +230,7 @@ export class MemoryService {
     const active = await this.repo.activeTasks(tenant, userId);
     if (active > 0) throw new KeelError('conflict', `user ${userId} has ${active} unfinished task(s); cancel them or wait for them to finish, then delete again`, { details: { activeTasks: active } });
     const report = await this.repo.forgetUser(tenant, userId);
-    this.index.forget(`${tenant}\u0000${userId}`);
+    this.index.forget(indexScope(tenant, userId));
     this.screened.clear();
     return report;
   }
@@ -240,6 +240,9 @@ export class MemoryService {
 export function memorySettings(agent: Pick<Agent, 'memory'>): AgentMemory {
   return { ...DEFAULT_MEMORY, ...(agent.memory ?? {}) };
 }
+
+/** A user's vector copy in the index. */
+const indexScope = (tenant: string, userKey: string) => `${tenant}\u0000${userKey}`;
 
 function dot(a: Float32Array, b: ArrayLike<number>): number {
   let s = 0;

@@ -26,6 +26,11 @@ export const RequireRoles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
 
 export type AuthedRequest = Request & { principal?: Principal };
 
+/** The key of an `Authorization: Bearer <key>` header, or null when the header has another shape. */
+export function bearerKey(header: string): string | null {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] ?? null;
+}
+
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   constructor(
@@ -40,9 +45,9 @@ export class ApiKeyGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const header = req.headers.authorization;
     if (!header) throw new KeelError('unauthorized', 'missing Authorization header: send "Authorization: Bearer <api key>"');
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new KeelError('unauthorized', 'Authorization header must be "Bearer <api key>"');
-    const principal = await this.resolver.resolve(match[1]);
+    const key = bearerKey(header);
+    if (!key) throw new KeelError('unauthorized', 'Authorization header must be "Bearer <api key>"');
+    const principal = await this.resolver.resolve(key);
     if (!principal) throw new KeelError('unauthorized', 'API key is invalid, expired or revoked');
     // admin may do everything a narrower role may.
     if (principal.role !== 'admin' && !roles.includes(principal.role)) {

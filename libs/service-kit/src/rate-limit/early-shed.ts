@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { bearerKey } from '../auth/api-key.guard';
 import type { PrincipalResolver } from '../auth/api-key.guard';
 import { rateLimitedError } from './rate-limiter';
 import type { RateLimiter } from './rate-limiter';
@@ -16,8 +17,8 @@ export function earlyShed(limiter: RateLimiter, resolver: PrincipalResolver) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const header = req.headers.authorization;
     if (!header || !limiter.enabled || !req.path.startsWith('/v1/')) return next();
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const principal = match ? resolver.peek(match[1]) : undefined;
+    const key = bearerKey(header);
+    const principal = key ? resolver.peek(key) : undefined;
     if (!principal) return next();
     const refusal = limiter.shed(principal.tenant);
     if (!refusal) return next();
