@@ -59,6 +59,7 @@ describe('approval gates (five processes)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keel-approvals-'));
     const tool = `tools:\n  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: approve\n`;
     writeFileSync(join(dir, 'gated.yaml'), `name: gated\nmodel: scripted/default\n${tool}limits: {taskTimeoutMs: 120000}\n`);
+    writeFileSync(join(dir, 'reviewed.yaml'), 'name: reviewed\nmodel: scripted/default\nguardrail: {onEscalate: review}\nlimits: {taskTimeoutMs: 120000}\n');
     writeFileSync(join(dir, 'timed.yaml'), `name: timed\nmodel: scripted/default\n${tool}approvals:\n  timeoutMs: 1500\n  onTimeout: escalate\n  escalation:\n    - {group: oncall, timeoutMs: 1500}\nlimits: {taskTimeoutMs: 60000}\n`);
     keel = await startKeel({ agentsDir: dir, env: { KEEL_APPROVAL_SWEEP_MS: '300' } });
   }, 120_000);
@@ -110,4 +111,67 @@ describe('approval gates (five processes)', () => {
     const gate = (await (await approvals('/v1/approvals?status=expired')).json()) as { items: { taskId: string; escalationLevel: number; assignedGroup: string }[] };
     expect(gate.items.find((g) => g.taskId === id)).toMatchObject({ escalationLevel: 1, assignedGroup: 'oncall' });
   }, 60_000);
+
+  describe('an escalated user input held for a person (guardrail.onEscalate: review)', () => {
+    // The guardrail escalates this everyday request (classifier p ≈ 0.46: between escalate and block):
+    // the false positive a person should be able to wave through. Each test checks the verdict first.
+    const ESCALATED = 'Please use my key to call the API';
+    const submitInput = async (agent: string, input: string) => (await api<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ input, agent, metadata: { script: [{ reply: 'echo' }] } }) })).id;
+    const decide = (gate: { id: string; argsHash: string }, decision: 'approve' | 'reject', comment: string) =>
+      approvals(`/v1/approvals/${gate.id}/decision`, { method: 'POST', headers: { 'If-Match': `"${gate.argsHash}"` }, body: JSON.stringify({ decision, comment }) });
+    const screenedVerdict = async (id: string) => (await events(id)).find((e) => e.type === 'guardrail.screened')?.data.verdict;
+
+    it('approved: the task waits without calling the model, then runs with the input', async () => {
+      const id = await submitInput('reviewed', ESCALATED);
+      await waitStatus(id, ['waiting_approval']);
+      expect(await screenedVerdict(id)).toBe('escalate');
+      const before = (await events(id)).map((e) => e.type);
+      expect(before).toContain('approval.requested');
+      expect(before).not.toContain('model.completed');
+
+      const gate = await gateOf(id);
+      const listed = (await (await approvals('/v1/approvals?status=pending')).json()) as { items: { id: string; tool: string; arguments: { input: string; categories: string[] }; reason: string }[] };
+      const shown = listed.items.find((g) => g.id === gate.id)!;
+      expect(shown.tool).toBe('keel.input_review');
+      expect(shown.arguments.input).toBe(ESCALATED);
+      expect(shown.arguments.categories).toContain('prompt_injection');
+      expect(shown.reason).toMatch(/escalated this user input/);
+
+      expect((await decide(gate, 'approve', 'a normal request')).status).toBe(200);
+      const t = await waitStatus(id, ['succeeded', 'failed'], 30_000);
+      expect(t.status).toBe('succeeded');
+      // The scripted echo returns the prompt it received: the approved input reached the model.
+      expect(t.output).toContain(`user: ${ESCALATED}`);
+      const after = await events(id);
+      const types = after.map((e) => e.type);
+      expect(types.indexOf('guardrail.input_approved')).toBeGreaterThan(types.indexOf('approval.requested'));
+      expect(types.indexOf('model.completed')).toBeGreaterThan(types.indexOf('guardrail.input_approved'));
+      // The review took step 1; the model's first turn was step 2.
+      expect(after.find((e) => e.type === 'step.completed')?.data).toMatchObject({ step: 1, messageCount: 2, modelCalls: 0 });
+    }, 60_000);
+
+    it('rejected: the task fails with input_blocked and the reviewer\'s comment; the model is never called', async () => {
+      const id = await submitInput('reviewed', ESCALATED);
+      await waitStatus(id, ['waiting_approval']);
+      expect(await screenedVerdict(id)).toBe('escalate');
+      expect((await decide(await gateOf(id), 'reject', 'not from this user')).status).toBe(200);
+      const t = await waitStatus(id, ['succeeded', 'failed'], 30_000);
+      expect(t.status).toBe('failed');
+      expect(t.error).toMatchObject({ code: 'input_blocked' });
+      expect(t.error?.message).toMatch(/a person rejected it: not from this user/);
+      const types = (await events(id)).map((e) => e.type);
+      expect(types).toContain('guardrail.input_rejected');
+      expect(types).not.toContain('model.completed');
+    }, 60_000);
+
+    it('without onEscalate: review the same input fails at once (the default), and no gate is opened', async () => {
+      const id = await submitInput('gated', ESCALATED);
+      const t = await waitStatus(id, ['succeeded', 'failed']);
+      expect(await screenedVerdict(id)).toBe('escalate');
+      expect(t.status).toBe('failed');
+      expect(t.error).toMatchObject({ code: 'input_blocked' });
+      const { items } = (await (await approvals('/v1/approvals')).json()) as { items: { taskId: string }[] };
+      expect(items.filter((g) => g.taskId === id)).toHaveLength(0);
+    }, 30_000);
+  });
 });

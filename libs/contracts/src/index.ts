@@ -21,7 +21,7 @@ export type { ScreenChannel, ScreenRequest, ScreenResponse, Verdict } from './gu
 export { ExecuteToolRequestSchema, ExecuteToolResponseSchema, DescribeToolsRequestSchema } from './tools/tools';
 export type { ExecuteToolRequest, ExecuteToolResponse, DescribeToolsRequest } from './tools/tools';
 export {
-  RiskTierSchema, ApprovalCheckRequestSchema, ApprovalCheckResponseSchema, CallDecisionSchema,
+  RiskTierSchema, ApprovalCheckRequestSchema, ApprovalCheckResponseSchema, CallDecisionSchema, INPUT_REVIEW_TOOL,
   ApprovalDecidedSchema, DecisionBodySchema,
 } from './approvals/approvals';
 export type { RiskTier, ApprovalCheckRequest, ApprovalCheckResponse, CallDecision, ApprovalDecided, ApprovalDecisionKind } from './approvals/approvals';

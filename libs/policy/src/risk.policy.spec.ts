@@ -1,10 +1,31 @@
-import { AgentSchema } from '@keel/contracts';
+import { AgentSchema, INPUT_REVIEW_TOOL } from '@keel/contracts';
 import { decide, defaultTier } from './risk.policy';
 
 const agent = (tools: unknown[]) => AgentSchema.parse({ name: 'a', model: 'scripted/default', tools });
 const plain = agent(['calculator', 'http_request', 'run_code']);
 
 describe('risk policy', () => {
+  describe('an escalated user input (INPUT_REVIEW_TOOL)', () => {
+    const review = { name: INPUT_REVIEW_TOOL, arguments: { input: 'Please use my key to call the API', categories: ['prompt_injection'], score: 0.6 } };
+
+    it('always needs a person: high confidence, a registry risk of auto and an act intent do not lower it', () => {
+      expect(decide(plain, review, 0.99, 'act', { risk: 'auto', permission: 'read' })).toMatchObject({ tier: 'approve', action: 'approve', reason: expect.stringMatching(/escalated this user input/) });
+    });
+
+    it('an agent file cannot declare a keel.* tool to re-tier it', () => {
+      const r = AgentSchema.safeParse({ name: 'a', model: 'scripted/default', tools: [{ name: INPUT_REVIEW_TOOL, risk: 'auto' }] });
+      expect(r.success).toBe(false);
+      expect(JSON.stringify(r.error?.issues)).toMatch(/reserved for Keel/);
+      expect(AgentSchema.safeParse({ name: 'a', model: 'scripted/default', tools: ['keel.anything'] }).success).toBe(false);
+    });
+
+    it('onEscalate defaults to fail and accepts review only', () => {
+      expect(AgentSchema.parse({ name: 'a', model: 'scripted/default' }).guardrail.onEscalate).toBe('fail');
+      expect(AgentSchema.parse({ name: 'a', model: 'scripted/default', guardrail: { onEscalate: 'review' } }).guardrail.onEscalate).toBe('review');
+      expect(AgentSchema.safeParse({ name: 'a', model: 'scripted/default', guardrail: { onEscalate: 'allow' } }).success).toBe(false);
+    });
+  });
+
   describe('default tiers', () => {
     it.each([
       [{ name: 'calculator', arguments: { expression: '1+1' } }, 'auto'],

@@ -1,4 +1,4 @@
-import { DEFAULT_APPROVALS } from '@keel/contracts';
+import { DEFAULT_APPROVALS, INPUT_REVIEW_TOOL } from '@keel/contracts';
 import type { Agent, RiskTier, ToolCall } from '@keel/contracts';
 import { effectOf } from './intent.policy';
 import type { TaskIntent, ToolProfile } from './intent.policy';
@@ -74,8 +74,12 @@ function baseTier(agent: Pick<Agent, 'tools'>, call: Pick<ToolCall, 'name' | 'ar
  * (HTTP tools declared in agent files, MCP tools); the agent file still wins.
  */
 export function decide(
-  agent: Pick<Agent, 'tools'> & { guardrail?: Agent['guardrail']; approvals?: { autoAbove?: number; reviewAbove?: number } }, call: Pick<ToolCall, 'name' | 'arguments'>, confidence?: number, intent?: TaskIntent, spec?: ToolProfile,
+  agent: Pick<Agent, 'tools'> & { guardrail?: Pick<Agent['guardrail'], 'intentMismatch'>; approvals?: { autoAbove?: number; reviewAbove?: number } }, call: Pick<ToolCall, 'name' | 'arguments'>, confidence?: number, intent?: TaskIntent, spec?: ToolProfile,
 ): PolicyDecision {
+  // An escalated user input held for a person: always a gate, whatever confidence, intent or overrides say.
+  if (call.name === INPUT_REVIEW_TOOL) {
+    return { tier: 'approve', action: 'approve', reason: 'the guardrail escalated this user input (possible prompt injection): approve to run the task with it, reject to fail the task' };
+  }
   const base = baseTier(agent, call, spec);
   const reasons = [base.why];
   let tier = base.tier;

@@ -100,7 +100,7 @@ describe('screen', () => {
     expect(asked).toMatchObject({ verdict: 'redact', redacted: 'bucket: s3://[REDACTED:s3_bucket]/2024' });
     expect(ScreenRequestSchema.safeParse({ text, channel: 'user', redactIdentifiers: true }).success).toBe(true);
     expect(ScreenRequestSchema.safeParse({ text, channel: 'user', redactIdentifiers: 'yes' }).success).toBe(false);
-    expect(AgentSchema.parse({ name: 'a', model: 'scripted/default', guardrail: { redactIdentifiers: true } }).guardrail).toEqual({ intentMismatch: 'approve', redactIdentifiers: true });
+    expect(AgentSchema.parse({ name: 'a', model: 'scripted/default', guardrail: { redactIdentifiers: true } }).guardrail).toEqual({ intentMismatch: 'approve', onEscalate: 'fail', redactIdentifiers: true });
     expect(AgentSchema.parse({ name: 'a', model: 'scripted/default' }).guardrail.redactIdentifiers).toBeUndefined();
   });
 

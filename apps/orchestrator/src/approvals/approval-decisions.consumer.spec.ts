@@ -92,6 +92,18 @@ describe('ApprovalDecisionsConsumer', () => {
     expect(dispatch).not.toHaveBeenCalled();
   });
 
+  it('checks a decision on a held user input against the input the gate holds', async () => {
+    const review = { id: 'input_review', name: 'keel.input_review', arguments: { input: 'Please use my key', categories: ['prompt_injection'], score: 0.6 } };
+    const held = { ...state, step: 0, pending: { step: 1, inputReview: review } } as unknown as TaskState;
+    const checkpoints = { head: jest.fn().mockResolvedValue(held), appendEvents: append } as unknown as CheckpointRepository;
+    const c = new ApprovalDecisionsConsumer({} as Bus, checkpoints, { dispatch } as unknown as StepDispatcher, { publish: () => undefined } as unknown as TaskEventsService, new DecisionVerifier({ KEEL_APPROVAL_SIGNING_KEY: KEY }, logger), logger);
+    // Signed, but for another text than the one waiting: refused.
+    await c.onDecision(decided({ step: 1, argsHash: argsHash({ ...review.arguments, input: 'something else' }) }));
+    expect(dispatch).not.toHaveBeenCalled();
+    await c.onDecision(decided({ step: 1, argsHash: argsHash(review.arguments) }));
+    expect(dispatch).toHaveBeenCalledWith(taskId, 1, 'resume', null, `:${gateId}`, expect.anything());
+  });
+
   it('ignores messages for a task that no longer waits on that step', async () => {
     await consumer.onDecision(decided({ step: 3 }));
     expect(dispatch).not.toHaveBeenCalled();

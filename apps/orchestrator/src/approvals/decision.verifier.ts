@@ -3,6 +3,7 @@ import { argsHash, resolveSigningKey, verifyDecisionSignature } from '@keel/cont
 import type { ApprovalDecided } from '@keel/contracts';
 import { ENV, LOGGER } from '@keel/service-kit';
 import type { Logger } from '@keel/telemetry';
+import { pendingCall } from '../checkpoints/checkpoint.repository';
 import type { PendingTurn } from '../checkpoints/checkpoint.repository';
 
 export interface VerifierEnv {
@@ -39,7 +40,7 @@ export class DecisionVerifier {
     if (!verifyDecisionSignature(this.key, { gateId: d.gateId, revision: d.revision, argsHash: d.argsHash, decision: d.decision, tenant: d.tenant }, d.signature)) {
       return 'signature does not verify (forged, altered, replayed against another gate, or signed with another key)';
     }
-    const call = d.index === undefined ? undefined : pending?.turn.toolCalls?.[d.index];
+    const call = d.index === undefined ? undefined : pendingCall(pending, d.index);
     if (call && argsHash(call.arguments) !== d.argsHash) return 'it covers other arguments than the waiting call\'s';
     return null;
   }

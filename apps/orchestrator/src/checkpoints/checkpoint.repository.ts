@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, preparedQuery } from '@keel/persistence';
-import type { ChatMessage, CompleteResponse, ErrorBody, TaskEvent, TaskMode, TaskStatus } from '@keel/contracts';
+import type { ChatMessage, CompleteResponse, ErrorBody, TaskEvent, TaskMode, TaskStatus, ToolCall } from '@keel/contracts';
 
 /** What a step needs to continue a task: the task row plus its transcript. */
 export interface TaskState {
@@ -28,9 +28,25 @@ export interface TaskState {
 }
 
 /** A model turn whose tool calls wait for a human decision; kept so the model is not called again on resume. */
-export interface PendingTurn {
+/** What a parked or write-ahead step waits with: the model's turn, or (step 1) a user input held for review. */
+export type PendingTurn = PendingModelTurn | PendingInputReview;
+
+export interface PendingModelTurn {
   step: number;
   turn: CompleteResponse;
+}
+
+/** Step 1 parked on an approval gate because the guardrail escalated the input (agent `guardrail.onEscalate: review`). */
+export interface PendingInputReview {
+  step: number;
+  /** The `INPUT_REVIEW_TOOL` call the gate holds; on resume it is asked about again as stored, never re-screened. */
+  inputReview: Required<ToolCall>;
+}
+
+/** The tool call at `index` of what the step waits on (the model turn's calls, or the input review). */
+export function pendingCall(pending: PendingTurn | null | undefined, index: number): ToolCall | undefined {
+  if (!pending) return undefined;
+  return 'inputReview' in pending ? (index === 0 ? pending.inputReview : undefined) : pending.turn.toolCalls?.[index];
 }
 
 export interface NewEvent {

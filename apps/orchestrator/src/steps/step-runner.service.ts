@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap } from '@nestjs/common';
-import { ACTIVE_STATUSES, KeelError, ScriptSchema, StepWorkSchema } from '@keel/contracts';
+import { ACTIVE_STATUSES, INPUT_REVIEW_TOOL, KeelError, ScriptSchema, StepWorkSchema } from '@keel/contracts';
 import type {
   Agent, Attempt, CallDecision, ChatMessage, CompleteRequest, CompleteResponse, DeadLetter, ErrorBody, ExecuteToolResponse, StepWork, TaskStatus, ToolCall, ToolSpec,
 } from '@keel/contracts';
@@ -198,16 +198,39 @@ export class StepRunner implements OnApplicationBootstrap {
     const newMessages: ChatMessage[] = [];
 
     if (step === 1) {
-      const thresholds = agent.guardrail?.thresholds;
-      const verdict = await this.peers.screen({ text: state.input, channel: 'user', tenant: state.tenant, taskId: state.id, ...(thresholds ? { thresholds } : {}), ...(agent.guardrail?.redactIdentifiers ? { redactIdentifiers: true } : {}) });
-      events.push({ type: 'guardrail.screened', data: { channel: 'user', verdict: verdict.verdict, categories: verdict.categories, score: verdict.score } });
-      if (verdict.verdict === 'block' || verdict.verdict === 'escalate') {
-        return this.finish(step, 'failed', { error: { code: 'input_blocked', message: `the input was blocked by the guardrail (${verdict.categories.join(', ') || 'policy'})` } }, events);
+      // Resumed after a person decided on the escalated input (or its gate expired): the stored review, never re-screened.
+      const held = state.pending?.step === 1 && 'inputReview' in state.pending ? state.pending.inputReview : undefined;
+      let input: string;
+      // A reviewed input takes step 1 (the person's wait); the model's first turn is then step 2.
+      let reviewed = false;
+      if (held) {
+        const review = await this.reviewInput(state, agent, held, events);
+        if (review !== 'approved') return review;
+        input = String(held.arguments.input);
+        reviewed = true;
+      } else {
+        const thresholds = agent.guardrail?.thresholds;
+        const verdict = await this.peers.screen({ text: state.input, channel: 'user', tenant: state.tenant, taskId: state.id, ...(thresholds ? { thresholds } : {}), ...(agent.guardrail?.redactIdentifiers ? { redactIdentifiers: true } : {}) });
+        events.push({ type: 'guardrail.screened', data: { channel: 'user', verdict: verdict.verdict, categories: verdict.categories, score: verdict.score } });
+        input = verdict.redacted ?? state.input;
+        if (verdict.verdict === 'escalate' && agent.guardrail?.onEscalate === 'review') {
+          // A person decides; the gate holds the input as screened (secrets cut), so that is what they see and approve.
+          const call = { id: 'input_review', name: INPUT_REVIEW_TOOL, arguments: { input, categories: verdict.categories, score: verdict.score } };
+          const review = await this.reviewInput(state, agent, call, events);
+          if (review !== 'approved') return review;
+          reviewed = true;
+        } else if (verdict.verdict === 'block' || verdict.verdict === 'escalate') {
+          return this.finish(step, 'failed', { error: { code: 'input_blocked', message: `the input was blocked by the guardrail (${verdict.categories.join(', ') || 'policy'})` } }, events);
+        }
       }
       // Untrusted data in the prompt (tool output, remembered turns): the system prompt states how it is marked.
       const rules = [...(agent.tools.length > 0 ? [SPOTLIGHT_RULE] : []), ...(state.conversationId ? [MEMORY_RULE] : [])];
       const system = [agent.systemPrompt, ...rules].join('\n\n');
-      newMessages.push({ role: 'system', content: system }, { role: 'user', content: verdict.redacted ?? state.input });
+      newMessages.push({ role: 'system', content: system }, { role: 'user', content: input });
+      if (reviewed) {
+        events.push({ type: 'step.completed', data: { step, messageCount: state.transcript.length + newMessages.length, modelCalls: state.modelCalls } });
+        return { step, status: 'running', messages: newMessages, events, pending: null, error: null, next: 'dispatch' };
+      }
     }
 
     // The model turn: recorded earlier (resumed after approval or a crash) or asked now.
@@ -215,7 +238,7 @@ export class StepRunner implements OnApplicationBootstrap {
     let modelCalls = 0;
     let usage = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
     const specs = await this.toolSpecs(agent);
-    if (state.pending && state.pending.step === step) {
+    if (state.pending && 'turn' in state.pending && state.pending.step === step) {
       turn = state.pending.turn;
       progress.turnBooked = true;
       if (work.reason !== 'resume') events.push({ type: 'model.recovered', data: { step, from: 'checkpoint', reason: work.reason } });
@@ -359,6 +382,30 @@ export class StepRunner implements OnApplicationBootstrap {
     const modelCallsAfter = state.modelCalls + progress.modelCallsBookedHere + booked().modelCalls;
     events.push({ type: 'step.completed', data: { step, messageCount: state.transcript.length + newMessages.length, modelCalls: modelCallsAfter } });
     return { step, status: 'running', messages: newMessages, events, ...booked(), pending: null, error: null, next: 'dispatch' };
+  }
+
+  /**
+   * An escalated user input at an approval gate (agent `guardrail.onEscalate: review`). The approval
+   * service answers from the gate: approved → the step goes on with the input; still pending → the
+   * task parks (`waiting_approval`, the review call as its pending item, resumed by the decision);
+   * rejected or expired → the task fails with `input_blocked`. Nothing reaches the model before a yes.
+   */
+  private async reviewInput(state: TaskState, agent: Agent, call: Required<ToolCall>, events: NewEvent[]): Promise<'approved' | StepResult> {
+    const check = await this.peers.checkApproval({ taskId: state.id, tenant: state.tenant, agent: agent.name, step: 1, calls: [call] });
+    const d = check.decisions[0];
+    if (d?.action === 'wait') {
+      events.push({ type: 'approval.requested', data: { step: 1, gateId: d.gateId, tool: call.name, tier: d.tier, reason: d.reason } });
+      return { step: 0, status: 'waiting_approval', messages: [], events, pending: { step: 1, inputReview: call }, error: null };
+    }
+    if (d?.action === 'run') {
+      events.push({ type: 'guardrail.input_approved', data: { step: 1, gateId: d.gateId, reason: d.reason } });
+      return 'approved';
+    }
+    events.push({ type: 'guardrail.input_rejected', data: { step: 1, gateId: d?.gateId, comment: d?.comment, ...(d?.expired ? { expired: true } : {}) } });
+    const message = d?.expired
+      ? 'the input was escalated by the guardrail for review and nobody decided before the deadline'
+      : `the input was escalated by the guardrail and a person rejected it${d?.comment ? `: ${d.comment}` : ''}`;
+    return this.finish(1, 'failed', { error: { code: 'input_blocked', message } }, events);
   }
 
   /**

@@ -41,10 +41,13 @@ export const ToolRetrySchema = z.object({
 }).strict();
 export type ToolRetry = z.output<typeof ToolRetrySchema>;
 
+// `keel.` names are Keel's own pseudo tools (INPUT_REVIEW_TOOL): an agent file cannot declare or re-tier them.
+const AgentToolName = z.string().min(1).refine((n) => !n.startsWith('keel.'), 'tool names starting with "keel." are reserved for Keel');
+
 export const AgentToolSchema = z.union([
-  z.string().min(1),
+  AgentToolName,
   z.object({
-    name: z.string().min(1),
+    name: AgentToolName,
     allow: z.array(HostPattern).optional(),
     risk: RiskTierSchema.optional(),
     timeoutMs: z.number().int().positive().optional(),
@@ -278,7 +281,13 @@ export const AgentSchema = z.object({
     intentMismatch: z.enum(['approve', 'block']).default('approve'),
     /** Redact sensitive identifiers (ARNs, account ids, bucket hosts, client ids, usernames) in every screened text, not only report them. Default false. */
     redactIdentifiers: z.boolean().optional(),
-  }).strict().default({ intentMismatch: 'approve' }),
+    /**
+     * A user input the guardrail escalates (injection score between the escalate and block thresholds):
+     * fail the task with `input_blocked` (`fail`, default), or hold it for a person at an approval gate
+     * (`review`: the task waits; approved, it runs with the input; rejected or expired, it fails).
+     */
+    onEscalate: z.enum(['fail', 'review']).default('fail'),
+  }).strict().default({ intentMismatch: 'approve', onEscalate: 'fail' }),
   /** Confidence thresholds, approval deadline and escalation chain (defaults: DEFAULT_APPROVALS). */
   approvals: AgentApprovalsSchema.optional(),
   /** Turns for the `scripted` model when the task brings no `metadata.script`. */

@@ -4,6 +4,14 @@ import { ToolCallSchema } from '../router/router';
 export const RiskTierSchema = z.enum(['auto', 'review', 'approve']);
 export type RiskTier = z.infer<typeof RiskTierSchema>;
 
+/**
+ * The pseudo tool call an approval gate holds when the guardrail escalates a user input and the agent
+ * says `guardrail.onEscalate: review`: its arguments are the input as screened (secrets cut), the
+ * categories and the score; approving lets the task run with that input. The dot keeps it apart from
+ * real tool names (agent files and MCP servers cannot declare it).
+ */
+export const INPUT_REVIEW_TOOL = 'keel.input_review';
+
 /** Request on `keel.v1.approvals.check`: may these proposed tool calls run? */
 export const ApprovalCheckRequestSchema = z.object({
   taskId: z.string(),
