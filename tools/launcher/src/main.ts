@@ -3,7 +3,7 @@ import { bannerText } from './banner';
 import { runDemo } from './demo';
 import { Output } from './output';
 import { waitUntilReady } from './readiness';
-import { planReplicas, SERVICES } from './services';
+import { planReplicas, replicaEnv, SERVICES } from './services';
 import type { Replica } from './services';
 import { prepare, resolveStartup, StartupError } from './startup';
 import { Supervisor } from './supervisor';
@@ -45,13 +45,7 @@ async function main(argv: string[]): Promise<number> {
     root: startup.root,
     replicas,
     out,
-    env: (r: Replica) => ({
-      ...startup.env,
-      PORT: String(r.port),
-      KEEL_INSTANCE: String(r.index),
-      // Migrations already ran above; replicas starting together must not race on them.
-      KEEL_MIGRATE_ON_START: process.env.KEEL_MIGRATE_ON_START ?? 'false',
-    }),
+    env: (r: Replica) => replicaEnv(r, replicas, startup.env),
   });
 
   const lifetime = new AbortController();

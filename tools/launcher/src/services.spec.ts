@@ -1,4 +1,4 @@
-import { planReplicas, replicaPort, serviceEntry, SERVICES } from './services';
+import { planReplicas, replicaEnv, replicaPort, serviceEntry, SERVICES } from './services';
 
 describe('port plan', () => {
   const all = [...SERVICES];
@@ -30,5 +30,20 @@ describe('port plan', () => {
   it('knows entry points and single ports', () => {
     expect(serviceEntry('tool-executor')).toBe('apps/tool-executor/dist/main.js');
     expect(replicaPort('guardrail', 1, 8080)).toBe(8093);
+  });
+});
+
+describe('replica environment', () => {
+  const replicas = planReplicas({ portBase: 8080, only: [...SERVICES], scale: { orchestrator: 3, router: 2 } });
+  const of = (label: string) => replicas.find((r) => r.label === label)!;
+
+  it('divides rate limits by the service\'s own replica count, and gives each replica its port and index', () => {
+    expect(replicaEnv(of('orchestrator.2'), replicas, {})).toMatchObject({ PORT: '8100', KEEL_INSTANCE: '2', KEEL_RATE_REPLICAS: '3', KEEL_MIGRATE_ON_START: 'false' });
+    expect(replicaEnv(of('router.1'), replicas, {}).KEEL_RATE_REPLICAS).toBe('2');
+    expect(replicaEnv(of('guardrail.0'), replicas, {}).KEEL_RATE_REPLICAS).toBe('1');
+  });
+
+  it('keeps what the operator set', () => {
+    expect(replicaEnv(of('orchestrator.0'), replicas, { KEEL_RATE_REPLICAS: '5', KEEL_MIGRATE_ON_START: 'true', X: 'y' })).toMatchObject({ KEEL_RATE_REPLICAS: '5', KEEL_MIGRATE_ON_START: 'true', X: 'y' });
   });
 });

@@ -58,3 +58,19 @@ export function planReplicas(input: PortPlanInput): Replica[] {
 export function serviceEntry(service: ServiceName): string {
   return `apps/${service}/dist/main.js`;
 }
+
+/**
+ * The environment one replica starts with, on top of the shared one. Rate-limit buckets live in each
+ * process, so every limit is divided by the service's replica count (`KEEL_RATE_REPLICAS`) unless
+ * the operator set it: N replicas together still admit the configured rate, not N times it.
+ */
+export function replicaEnv(r: Replica, replicas: readonly Replica[], shared: Record<string, string | undefined>): Record<string, string | undefined> {
+  return {
+    ...shared,
+    PORT: String(r.port),
+    KEEL_INSTANCE: String(r.index),
+    KEEL_RATE_REPLICAS: shared.KEEL_RATE_REPLICAS ?? String(replicas.filter((x) => x.service === r.service).length),
+    // Migrations already ran in the launcher; replicas starting together must not race on them.
+    KEEL_MIGRATE_ON_START: shared.KEEL_MIGRATE_ON_START ?? 'false',
+  };
+}

@@ -296,7 +296,9 @@ export function consolePage(nonce: string): string {
   function buildCard(g, focus, autoTimeline) {
     var card = el('section', 'gate' + (g.id === focus ? ' focus' : ''));
     card.id = g.id;
-    var title = el('h2', 'tool', g.tool);
+    // keel.input_review: a user input the guardrail escalated (agent guardrail.onEscalate: review), not a tool call.
+    var inputReview = g.tool === 'keel.input_review' && g.arguments && typeof g.arguments.input === 'string';
+    var title = el('h2', 'tool', inputReview ? 'Escalated user input' : g.tool);
     title.appendChild(el('span', 'badge ' + g.kind, g.kind === 'review' ? 'review' : 'needs approval'));
     title.appendChild(el('span', 'badge risk-' + g.tier, 'risk ' + g.tier));
     if (g.status !== 'pending') title.appendChild(el('span', 'badge ' + g.status, g.status + (g.decidedBy ? ' by ' + g.decidedBy : '')));
@@ -308,8 +310,14 @@ export function consolePage(nonce: string): string {
     meta.appendChild(conf);
     card.appendChild(meta);
     card.appendChild(el('div', 'reason', g.reason));
-    card.appendChild(el('div', 'label', 'Arguments'));
-    card.appendChild(el('pre', 'args', JSON.stringify(g.arguments, null, 2)));
+    if (inputReview) {
+      card.appendChild(el('div', 'label', 'Input (as screened: secrets cut); approve to run the task with it'));
+      card.appendChild(el('pre', 'args', g.arguments.input));
+      card.appendChild(el('div', 'meta', 'guardrail: ' + (g.arguments.categories || []).join(', ') + ' · score ' + g.arguments.score));
+    } else {
+      card.appendChild(el('div', 'label', 'Arguments'));
+      card.appendChild(el('pre', 'args', JSON.stringify(g.arguments, null, 2)));
+    }
     if (g.comment) card.appendChild(el('div', 'meta', 'comment: ' + g.comment));
 
     var box = el('div', 'task hidden');
