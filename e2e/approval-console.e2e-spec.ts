@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Locator, Page } from 'playwright-core';
-import type { TaskEvent, TaskView } from '@keel/contracts';
-import { startKeel, startOtlpReceiver, waitFor } from '@keel/testing';
+import type { TaskEvent } from '@keel/contracts';
+import { keelClient, startKeel, startOtlpReceiver } from '@keel/testing';
 import type { KeelStack, OtlpReceiver } from '@keel/testing';
 
 /**
@@ -29,15 +29,8 @@ describe('approval console (browser)', () => {
   let dir: string;
   const hits = new Map<string, number>();
 
-  const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
-    const res = await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json', ...init.headers } });
-    return (await res.json()) as T;
-  };
-  const submit = async (input: string, script: unknown[], agent = 'console') => (await api<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ input, agent, metadata: { script } }) })).id;
-  const waitStatus = (id: string, statuses: string[], timeoutMs = 30_000) => waitFor(`task ${id} in ${statuses.join('/')}`, async () => {
-    const t = await api<TaskView>(`/v1/tasks/${id}`);
-    return statuses.includes(t.status) ? t : undefined;
-  }, timeoutMs, 100);
+  const { request, submit: submitTask, task: taskOf, waitStatus } = keelClient(() => keel);
+  const submit = (input: string, script: unknown[], agent = 'console') => submitTask({ input, agent, metadata: { script } });
   const post = (path: string, body: unknown) => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sinkUrl}${path}`, body } }] });
   const pendingCount = () => page.locator('#pending-count');
   /** Waits until the element's visible text equals (a string) or matches (a RegExp); fails with the last text seen. */
@@ -121,7 +114,7 @@ describe('approval console (browser)', () => {
     await seeText(timeline, 'approval.requested');
     expect(await timeline.innerText()).toMatch(/\$\d+\.\d{6}/);
     const trace = gate.locator('a.trace-link');
-    const task = await api<TaskView>(`/v1/tasks/${id}`);
+    const task = await taskOf(id);
     expect(task.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(await trace.getAttribute('href')).toBe(`${JAEGER}/trace/${task.traceId}`);
     expect(hits.get('/orders') ?? 0).toBe(0);
@@ -199,7 +192,7 @@ describe('approval console (browser)', () => {
   });
 
   async function approvalApi<T>(path: string): Promise<T> {
-    const res = await fetch(`${keel.url('approval')}${path}`, { headers: { Authorization: `Bearer ${keel.apiKey}` } });
+    const res = await request('approval', path);
     expect(res.status).toBe(200);
     return (await res.json()) as T;
   }

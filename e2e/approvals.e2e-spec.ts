@@ -3,9 +3,7 @@ import type { Server } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
-import type { TaskView } from '@keel/contracts';
-import { startKeel, waitFor } from '@keel/testing';
+import { keelClient, startKeel, waitFor } from '@keel/testing';
 import type { KeelStack } from '@keel/testing';
 
 /**
@@ -20,27 +18,10 @@ describe('approval gates (five processes)', () => {
   let sinkUrl: string;
   const hits = new Map<string, number>();
 
-  const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
-    const res = await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json', ...init.headers } });
-    return (await res.json()) as T;
-  };
-  const submit = async (agent: string, script: unknown[]) => (await api<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ input: 'please send it', agent, metadata: { script } }) })).id;
-  const waitStatus = (id: string, statuses: string[], timeoutMs = 20_000) => waitFor(`task ${id} in ${statuses.join('/')}`, async () => {
-    const t = await api<TaskView>(`/v1/tasks/${id}`);
-    return statuses.includes(t.status) ? t : undefined;
-  }, timeoutMs, 50);
-  const events = async (id: string) => {
-    const c = new Client({ connectionString: keel.db.url });
-    await c.connect();
-    try {
-      return (await c.query('SELECT type, data FROM orchestrator.task_events WHERE task_id = $1 ORDER BY seq', [id])).rows as { type: string; data: Record<string, unknown> }[];
-    } finally {
-      await c.end();
-    }
-  };
+  const { request, submit: submitTask, waitStatus, events } = keelClient(() => keel, { waitMs: 20_000 });
+  const submit = (agent: string, script: unknown[]) => submitTask({ input: 'please send it', agent, metadata: { script } });
   const post = (path: string, body: unknown) => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sinkUrl}${path}`, body } }] });
-  const approvals = (path: string, init: RequestInit = {}) =>
-    fetch(`${keel.url('approval')}${path}`, { ...init, headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json', ...init.headers } });
+  const approvals = (path: string, init?: RequestInit) => request('approval', path, init);
   const gateOf = (taskId: string) => waitFor('gate', async () => {
     const { items } = (await (await approvals('/v1/approvals?status=pending')).json()) as { items: { taskId: string; id: string; argsHash: string }[] };
     return items.find((g) => g.taskId === taskId);
@@ -116,7 +97,7 @@ describe('approval gates (five processes)', () => {
     // The guardrail escalates this everyday request (classifier p ≈ 0.46: between escalate and block):
     // the false positive a person should be able to wave through. Each test checks the verdict first.
     const ESCALATED = 'Please use my key to call the API';
-    const submitInput = async (agent: string, input: string) => (await api<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ input, agent, metadata: { script: [{ reply: 'echo' }] } }) })).id;
+    const submitInput = (agent: string, input: string) => submitTask({ input, agent, metadata: { script: [{ reply: 'echo' }] } });
     const decide = (gate: { id: string; argsHash: string }, decision: 'approve' | 'reject', comment: string) =>
       approvals(`/v1/approvals/${gate.id}/decision`, { method: 'POST', headers: { 'If-Match': `"${gate.argsHash}"` }, body: JSON.stringify({ decision, comment }) });
     const screenedVerdict = async (id: string) => (await events(id)).find((e) => e.type === 'guardrail.screened')?.data.verdict;

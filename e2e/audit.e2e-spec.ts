@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import type { AuditItem, TaskView } from '@keel/contracts';
-import { insertApiKey, startKeel, waitFor } from '@keel/testing';
+import type { AuditItem } from '@keel/contracts';
+import { insertApiKey, keelClient, startKeel, waitFor } from '@keel/testing';
 import type { KeelStack, ServiceName } from '@keel/testing';
 
 interface AuditAnswer { items: AuditItem[]; partial: boolean; unavailable: string[] }
@@ -34,15 +34,7 @@ describe('the merged audit log (five processes)', () => {
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, text };
   };
-  const submit = async (body: Record<string, unknown>) => {
-    const r = await http<{ id: string }>('orchestrator', '/v1/tasks', { method: 'POST', body });
-    expect(r.status).toBe(202);
-    return r.body.id;
-  };
-  const waitTask = (id: string, statuses: string[]) => waitFor(`task ${id} in ${statuses.join('/')}`, async () => {
-    const t = (await http<TaskView>('orchestrator', `/v1/tasks/${id}`)).body;
-    return statuses.includes(t.status) ? t : undefined;
-  }, 30_000, 50);
+  const { submit, waitStatus: waitTask } = keelClient(() => keel);
   const audit = (key = keel.apiKey, query = 'limit=500') => http<AuditAnswer>('orchestrator', `/v1/admin/audit?${query}`, { key });
 
   beforeAll(async () => {

@@ -3,9 +3,7 @@ import type { Server } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
-import type { TaskView } from '@keel/contracts';
-import { startKeel, waitFor } from '@keel/testing';
+import { keelClient, startKeel, waitFor } from '@keel/testing';
 import type { KeelStack } from '@keel/testing';
 
 /**
@@ -22,24 +20,8 @@ describe('durable execution (five processes)', () => {
   const hits = new Map<string, number>();
   let flaky = false;
 
-  const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
-    const res = await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json', ...init.headers } });
-    return (await res.json()) as T;
-  };
-  const submit = async (agent: string, script: unknown[], input = 'test') => (await api<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ input, agent, metadata: { script } }) })).id;
-  const waitStatus = (id: string, statuses: string[], timeoutMs = 20_000) => waitFor(`task ${id} in ${statuses.join('/')}`, async () => {
-    const t = await api<TaskView>(`/v1/tasks/${id}`);
-    return statuses.includes(t.status) ? t : undefined;
-  }, timeoutMs, 50);
-  const events = async (id: string) => {
-    const c = new Client({ connectionString: keel.db.url });
-    await c.connect();
-    try {
-      return (await c.query('SELECT type, data FROM orchestrator.task_events WHERE task_id = $1 ORDER BY seq', [id])).rows as { type: string; data: Record<string, unknown> }[];
-    } finally {
-      await c.end();
-    }
-  };
+  const { api, request, submit: submitTask, task, waitStatus, events } = keelClient(() => keel, { waitMs: 20_000 });
+  const submit = (agent: string, script: unknown[], input = 'test') => submitTask({ input, agent, metadata: { script } });
   const http = (path: string, body: unknown = { n: 1 }) => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sinkUrl}${path}`, body } }] });
   const calc = (expression: string) => ({ toolCalls: [{ name: 'calculator', arguments: { expression } }] });
 
@@ -183,7 +165,7 @@ describe('durable execution (five processes)', () => {
     const types = ev.map((e) => e.type);
     expect(types.indexOf('task.cancelled')).toBeLessThan(types.indexOf('step.interrupted'));
     expect(ev.find((e) => e.type === 'tool.completed')?.data).toMatchObject({ ok: true, idempotencyKey: `${id}:1:0` });
-    const t = await api<TaskView>(`/v1/tasks/${id}`);
+    const t = await task(id);
     expect(t.status).toBe('cancelled');
     expect(t.steps).toBe(0);
     expect(hits.get(`${id}:1:0`)).toBe(1);
@@ -232,14 +214,12 @@ describe('durable execution (five processes)', () => {
 
   describe('a side effect whose outcome is unknown', () => {
     const decide = async (taskId: string, decision: 'approve' | 'reject') => {
-      const approvals = keel.url('approval');
-      const headers = { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' };
       const gate = await waitFor('gate', async () => {
-        const { items } = (await (await fetch(`${approvals}/v1/approvals?status=pending`, { headers })).json()) as { items: { taskId: string; id: string; reason: string }[] };
+        const { items } = (await (await request('approval', '/v1/approvals?status=pending')).json()) as { items: { taskId: string; id: string; reason: string }[] };
         return items.find((g) => g.taskId === taskId);
       }, 10_000);
       expect(gate.reason).toMatch(/outcome of an earlier run of http_request is unknown/);
-      const res = await fetch(`${approvals}/v1/approvals/${gate.id}/decision`, { method: 'POST', headers, body: JSON.stringify({ decision, comment: 'checked the remote side' }) });
+      const res = await request('approval', `/v1/approvals/${gate.id}/decision`, { method: 'POST', body: JSON.stringify({ decision, comment: 'checked the remote side' }) });
       expect(res.status).toBe(200);
     };
     const crashMidCall = async (label: string) => {

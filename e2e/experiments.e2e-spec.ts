@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
+import { TERMINAL_STATUSES } from '@keel/contracts';
 import type { TaskView } from '@keel/contracts';
-import { startKeel, waitFor } from '@keel/testing';
+import { insertApiKey, keelClient, startKeel } from '@keel/testing';
 import type { KeelStack } from '@keel/testing';
 import { parseDataset } from '../tools/cli/src/eval/dataset';
 
@@ -16,7 +16,6 @@ const ECHO = { script: [{ reply: 'echo' }] };
 const FAIL = { script: [{ fault: { status: 400 } }] };
 const PROMPTS: Record<string, string> = { control: 'Marker CONTROLPROMPT: answer precisely.', warm: 'Marker WARMPROMPT: answer warmly.' };
 const EXPERIMENT = { name: 'tone', variants: [{ name: 'control' }, { name: 'warm' }] };
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 
 /** `GET /v1/experiments/{agent}` (apps/orchestrator/src/experiments/experiments.service.ts), the parts read here. */
 interface ExperimentResults {
@@ -42,26 +41,17 @@ interface ExperimentResults {
 describe('A/B experiments end to end (five processes)', () => {
   let keel: KeelStack;
   let db: Client;
-  const otherTenantKey = `keel_other_${randomUUID()}`;
-  const viewerKey = `keel_viewer_${randomUUID()}`;
+  let otherTenantKey: string;
+  let viewerKey: string;
   const users = Array.from({ length: 40 }, (_, i) => `ab-user-${i}`);
   /** Each user's variant, as the first round assigned it. */
   const expected = new Map<string, string>();
 
-  const call = async <T = Record<string, unknown>>(path: string, init: RequestInit = {}, key = keel.apiKey) => {
-    const res = await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' } });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-  };
-  const submit = async (body: Record<string, unknown>): Promise<string> => {
-    const { status, body: created } = await call<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ agent: 'abtest', ...body }) });
-    expect(status).toBe(202);
-    return created.id;
-  };
-  const finished = (id: string): Promise<TaskView> => waitFor(`task ${id}`, async () => {
-    const t = (await call<TaskView>(`/v1/tasks/${id}`)).body;
-    return TERMINAL.includes(t.status) ? t : undefined;
-  }, 60_000, 100);
+  const { submit: submitTask, waitStatus } = keelClient(() => keel);
+  const call = <T = Record<string, unknown>>(path: string, init?: RequestInit, apiKey?: string) => keelClient(keel, { apiKey }).call<T>(path, init);
+  const submit = (body: Record<string, unknown>) => submitTask({ agent: 'abtest', ...body });
+  // Up to 16 tasks are waited on at once: a slower poll than the default.
+  const finished = (id: string) => waitStatus(id, TERMINAL_STATUSES, 60_000, 100);
   /** Submits all, at most `width` at a time, and waits for each to finish. */
   const runAll = async (bodies: Record<string, unknown>[], width = 16): Promise<TaskView[]> => {
     const out: TaskView[] = [];
@@ -100,9 +90,8 @@ describe('A/B experiments end to end (five processes)', () => {
     keel = await startKeel({ agentsDir: agents, env: { KEEL_ANOMALY_MIN_TOKENS_PER_MIN: '100000000' } });
     db = new Client({ connectionString: keel.db.url });
     await db.connect();
-    const hash = (k: string) => createHash('sha256').update(k).digest('hex');
-    await db.query(`INSERT INTO orchestrator.api_keys (id, tenant, role, name, prefix, key_hash) VALUES ($1, 'other', 'admin', 'other', 'keel_oth', $2), ($3, 'default', 'viewer', 'viewer', 'keel_vie', $4)`,
-      [randomUUID(), hash(otherTenantKey), randomUUID(), hash(viewerKey)]);
+    otherTenantKey = (await insertApiKey(db, 'other', 'admin')).key;
+    viewerKey = (await insertApiKey(db, 'default', 'viewer')).key;
   }, 120_000);
 
   afterAll(async () => {

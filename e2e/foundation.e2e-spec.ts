@@ -10,9 +10,9 @@ import { Client } from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { headers } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import { Subjects, taskIdFor } from '@keel/contracts';
+import { Subjects, taskIdFor, TERMINAL_STATUSES } from '@keel/contracts';
 import type { DeadLetter, TaskView } from '@keel/contracts';
-import { startKeel, startOtlpReceiver, waitFor, SERVICES } from '@keel/testing';
+import { keelClient, startKeel, startOtlpReceiver, waitFor, SERVICES } from '@keel/testing';
 import type { KeelStack, OtlpReceiver } from '@keel/testing';
 
 /**
@@ -35,10 +35,8 @@ describe('Keel end to end (five processes, real NATS JetStream and Postgres)', (
     if (init.body && !h.has('Content-Type')) h.set('Content-Type', 'application/json');
     return fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: h });
   };
-  const waitTerminal = (id: string) => waitFor(`task ${id} terminal`, async () => {
-    const t = (await (await api(`/v1/tasks/${id}`)).json()) as TaskView;
-    return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(t.status) ? t : undefined;
-  }, 30_000, 100);
+  const { waitStatus } = keelClient(() => keel);
+  const waitTerminal = (id: string) => waitStatus(id, TERMINAL_STATUSES);
   const countTasks = async () => {
     const c = new Client({ connectionString: keel.db.url });
     await c.connect();

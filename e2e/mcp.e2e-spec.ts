@@ -1,9 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Client } from 'pg';
-import type { TaskView } from '@keel/contracts';
-import { startKeel, waitFor } from '@keel/testing';
+import { keelClient, startKeel } from '@keel/testing';
 import type { KeelStack } from '@keel/testing';
 
 /**
@@ -18,22 +16,13 @@ import type { KeelStack } from '@keel/testing';
  */
 describe('MCP tools end to end (fixture server over stdio)', () => {
   let keel: KeelStack;
-  let db: Client;
   const work = mkdtempSync(join(tmpdir(), 'keel-mcp-e2e-'));
   const log = join(work, 'mcp-calls.jsonl');
   const LOOKUP = 'mcp_orders_lookup_order';
   const DELETE = 'mcp_orders_delete_order';
 
-  const api = async <T>(path: string, init: RequestInit = {}): Promise<T> =>
-    (await (await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' } })).json()) as T;
-  const submit = async (agent: string, input: string, script: unknown[]) =>
-    (await api<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ input, agent, metadata: { script } }) })).id;
-  const waitStatus = (id: string, statuses: string[]) => waitFor(`task ${id} in ${statuses.join('/')}`, async () => {
-    const t = await api<TaskView>(`/v1/tasks/${id}`);
-    if (!statuses.includes(t.status) && ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(t.status)) throw new Error(`task ${id} ended ${t.status}: ${JSON.stringify(t.error)}`);
-    return statuses.includes(t.status) ? t : undefined;
-  }, 30_000, 50);
-  const events = async (id: string) => (await db.query('SELECT type, data FROM orchestrator.task_events WHERE task_id = $1 ORDER BY seq', [id])).rows as { type: string; data: Record<string, unknown> }[];
+  const { api, submit: submitTask, waitStatus, events } = keelClient(() => keel);
+  const submit = (agent: string, input: string, script: unknown[]) => submitTask({ input, agent, metadata: { script } });
   const fixtureCalls = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { tool: string; arguments: Record<string, unknown> }) : []);
   const call = (name: string, args: Record<string, unknown>) => ({ name, arguments: args });
 
@@ -51,12 +40,9 @@ describe('MCP tools end to end (fixture server over stdio)', () => {
       env: { MCP_FIXTURE_LOG: log }, tools: { lookup_order: { permission: 'read', risk: 'auto', timeoutMs: 5000 } },
     }];
     keel = await startKeel({ agentsDir: agents, serviceEnv: { 'tool-executor': { KEEL_MCP_SERVERS: JSON.stringify(servers) } } });
-    db = new Client({ connectionString: keel.db.url });
-    await db.connect();
   }, 120_000);
 
   afterAll(async () => {
-    await db?.end();
     await keel?.stop();
   });
 

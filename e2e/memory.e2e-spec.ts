@@ -1,10 +1,11 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { TERMINAL_STATUSES } from '@keel/contracts';
 import type { TaskView } from '@keel/contracts';
-import { startKeel, waitFor } from '@keel/testing';
+import { insertApiKey, keelClient, startKeel } from '@keel/testing';
 import type { KeelStack } from '@keel/testing';
 
 interface MemoryExport {
@@ -31,21 +32,15 @@ const marked = (s: string) => s.replace(/[ \t\u00a0]+/g, '\u02c6');
 describe('memory end to end (five processes)', () => {
   let keel: KeelStack;
   let db: Client;
-  const otherTenantKey = `keel_other_${randomUUID()}`;
-  const viewerKey = `keel_viewer_${randomUUID()}`;
+  let otherTenantKey: string;
+  let viewerKey: string;
 
-  const call = async <T = Record<string, unknown>>(path: string, init: RequestInit = {}, key = keel.apiKey) => {
-    const res = await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' } });
-    return { status: res.status, body: (await res.json()) as T };
-  };
-  const exportOf = async (userId: string, key = keel.apiKey) => call<MemoryExport>(`/v1/memory/users/${userId}`, {}, key);
-  const run = async (body: Record<string, unknown>, key = keel.apiKey): Promise<TaskView> => {
-    const { status, body: created } = await call<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ agent: 'remember', metadata: ECHO, ...body }) }, key);
-    expect(status).toBe(202);
-    return waitFor(`task ${created.id}`, async () => {
-      const t = (await call<TaskView>(`/v1/tasks/${created.id}`, {}, key)).body;
-      return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(t.status) ? t : undefined;
-    }, 30_000, 20);
+  const call = <T = Record<string, unknown>>(path: string, init?: RequestInit, apiKey?: string) => keelClient(keel, { apiKey }).call<T>(path, init);
+  const exportOf = async (userId: string, key?: string) => call<MemoryExport>(`/v1/memory/users/${userId}`, {}, key);
+  const run = async (body: Record<string, unknown>, apiKey?: string): Promise<TaskView> => {
+    const client = keelClient(keel, { apiKey });
+    // 200 turns one after another: a fast poll keeps the conversation test short.
+    return client.waitStatus(await client.submit({ agent: 'remember', metadata: ECHO, ...body }), TERMINAL_STATUSES, 30_000, 20);
   };
   const events = async (id: string, type: string) =>
     (await db.query<{ data: ContextEvent }>('SELECT data FROM orchestrator.task_events WHERE task_id = $1 AND type = $2 ORDER BY seq', [id, type])).rows.map((r) => r.data);
@@ -67,9 +62,8 @@ describe('memory end to end (five processes)', () => {
     keel = await startKeel({ agentsDir: agents, env: { KEEL_ANOMALY_MIN_TOKENS_PER_MIN: '100000000' } });
     db = new Client({ connectionString: keel.db.url });
     await db.connect();
-    const hash = (k: string) => createHash('sha256').update(k).digest('hex');
-    await db.query(`INSERT INTO orchestrator.api_keys (id, tenant, role, name, prefix, key_hash) VALUES ($1, 'other', 'admin', 'other', 'keel_oth', $2), ($3, 'default', 'viewer', 'viewer', 'keel_vie', $4)`,
-      [randomUUID(), hash(otherTenantKey), randomUUID(), hash(viewerKey)]);
+    otherTenantKey = (await insertApiKey(db, 'other', 'admin')).key;
+    viewerKey = (await insertApiKey(db, 'default', 'viewer')).key;
   }, 120_000);
 
   afterAll(async () => {

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import { Subjects, taskIdFor } from '@keel/contracts';
+import { Subjects, taskIdFor, TERMINAL_STATUSES } from '@keel/contracts';
 import type { TaskView } from '@keel/contracts';
 import { KEEL_SERVICES, natsAuthorizationConfig } from '@keel/messaging';
-import { startKeel, startNats, waitFor } from '@keel/testing';
+import { keelClient, startKeel, startNats, waitFor } from '@keel/testing';
 import type { KeelStack, TestNats } from '@keel/testing';
 
 const password = (service: string) => `pw-${service}-${service.length * 7919}`;
@@ -30,14 +30,9 @@ describe('NATS users per service (generated permissions)', () => {
     connections.push(nc);
     return nc;
   };
-  const api = async <T>(service: 'orchestrator' | 'approval', path: string, init: RequestInit = {}): Promise<T> => {
-    const res = await fetch(`${keel.url(service)}${path}`, { ...init, headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json', ...init.headers } });
-    return (await res.json()) as T;
-  };
-  const finished = (id: string) => waitFor(`task ${id}`, async () => {
-    const t = await api<TaskView>('orchestrator', `/v1/tasks/${id}`);
-    return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(t.status) ? t : undefined;
-  }, 30_000, 50);
+  const { request, waitStatus } = keelClient(() => keel);
+  const api = async <T>(service: 'orchestrator' | 'approval', path: string, init?: RequestInit) => (await (await request(service, path, init)).json()) as T;
+  const finished = (id: string) => waitStatus(id, TERMINAL_STATUSES);
   const violations = () => (readFileSync(nats.logFile!, 'utf8').match(/.*(?:Publish|Subscription) Violation.*/g) ?? []);
 
   beforeAll(async () => {
@@ -70,7 +65,7 @@ describe('NATS users per service (generated permissions)', () => {
       return items.find((g) => g.taskId === gated.id);
     }, 15_000).catch(async (err: Error) => {
       const task = await api<TaskView>('orchestrator', `/v1/tasks/${gated.id}`);
-      const list = await fetch(`${keel.url('approval')}/v1/approvals?status=pending`, { headers: { Authorization: `Bearer ${keel.apiKey}` } });
+      const list = await request('approval', '/v1/approvals?status=pending');
       throw new Error(`${err.message}; task ${task.status} ${JSON.stringify(task.error)}; approvals ${list.status} ${await list.text()}; permission violations: ${violations().join('\n')}`);
     });
     await api('approval', `/v1/approvals/${gate.id}/decision`, { method: 'POST', headers: { 'If-Match': `"${gate.argsHash}"` }, body: JSON.stringify({ decision: 'approve' }) });
@@ -79,10 +74,7 @@ describe('NATS users per service (generated permissions)', () => {
     // A client submits over the JetStream intake with the submitter user.
     const client = await asUser('submitter');
     await jetstream(client).publish(Subjects.tasksSubmit, JSON.stringify({ input: 'What is 4 plus 4?', agent: 'demo', metadata: { script: [{ content: '8' }] } }), { msgID: 'nats-security-1' });
-    await waitFor('NATS-submitted task', async () => {
-      const t = await api<TaskView>('orchestrator', `/v1/tasks/${taskIdFor('default', 'nats-security-1')}`);
-      return t.status === 'succeeded' ? t : undefined;
-    }, 15_000);
+    await waitStatus(taskIdFor('default', 'nats-security-1'), ['succeeded'], 15_000);
     expect(violations()).toEqual([]);
   }, 60_000);
 

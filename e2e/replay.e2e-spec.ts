@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import type { TaskView } from '@keel/contracts';
-import { startKeel, waitFor } from '@keel/testing';
+import { TERMINAL_STATUSES } from '@keel/contracts';
+import { insertApiKey, keelClient, startKeel } from '@keel/testing';
 import type { KeelStack } from '@keel/testing';
 
 const ROOT = resolve(__dirname, '..');
@@ -24,7 +24,6 @@ interface Comparison {
   replay: { id: string; status: string; steps: number; output: string | null };
   steps: { step: number; shared: boolean; original: StepView | null; replay: StepView | null }[];
 }
-type Row = { type: string; data: Record<string, unknown> };
 
 /** The JSON inside a spotlighted tool message (datamarked: spaces became ˆ). */
 const toolJson = (content: string | null): unknown => JSON.parse((content ?? '').replace(/^<tool_output[^>]*>\n/, '').replace(/\n<\/tool_output>$/, '').replace(/\u02c6/g, ' '));
@@ -45,25 +44,15 @@ describe('replay (five processes)', () => {
   let db: Client;
   /** Sink requests by Idempotency-Key (http_request sends the call's key). */
   const hits = new Map<string, number>();
-  const otherTenantKey = `keel_other_${randomUUID()}`;
+  let otherTenantKey: string;
 
-  const call = async <T = Record<string, unknown>>(path: string, init: RequestInit = {}, key = keel.apiKey) => {
-    const res = await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' } });
-    return { status: res.status, body: (await res.json()) as T };
-  };
-  const finished = (id: string) => waitFor(`task ${id} finished`, async () => {
-    const t = (await call<TaskView>(`/v1/tasks/${id}`)).body;
-    return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(t.status) ? t : undefined;
-  }, 30_000, 50);
+  const { submit: submitTask, waitStatus, events } = keelClient(() => keel);
+  const call = <T = Record<string, unknown>>(path: string, init?: RequestInit, apiKey?: string) => keelClient(keel, { apiKey }).call<T>(path, init);
+  const finished = (id: string) => waitStatus(id, TERMINAL_STATUSES);
   const post = (n: number) => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sinkUrl}/orders`, body: { order: n } } }], confidence: 0.99 });
-  const submit = async (script: unknown[]) => {
-    const { status, body } = await call<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify({ input: 'place the orders', agent: 'shop', metadata: { script } }) });
-    expect(status).toBe(202);
-    return body.id;
-  };
+  const submit = (script: unknown[]) => submitTask({ input: 'place the orders', agent: 'shop', metadata: { script } });
   const replay = (id: string, body: Record<string, unknown>, key?: string) =>
     call<{ id: string; status: string; replayOf: string; fromStep: number; error?: { code: string; message: string } }>(`/v1/tasks/${id}/replay`, { method: 'POST', body: JSON.stringify(body) }, key);
-  const events = async (id: string): Promise<Row[]> => (await db.query<Row>('SELECT type, data FROM orchestrator.task_events WHERE task_id = $1 ORDER BY seq', [id])).rows;
   const hashes = async (id: string): Promise<string[]> =>
     (await db.query<{ hash: string }>('SELECT hash FROM orchestrator.task_messages WHERE task_id = $1 ORDER BY idx', [id])).rows.map((r) => r.hash);
   const hitsOf = (taskId: string) => [...hits].filter(([k]) => k.startsWith(`${taskId}:`)).sort();
@@ -97,8 +86,7 @@ describe('replay (five processes)', () => {
     keel = await startKeel({ agentsDir: dir });
     db = new Client({ connectionString: keel.db.url });
     await db.connect();
-    const hash = (k: string) => createHash('sha256').update(k).digest('hex');
-    await db.query(`INSERT INTO orchestrator.api_keys (id, tenant, role, name, prefix, key_hash) VALUES ($1, 'other', 'admin', 'other', 'keel_oth', $2)`, [randomUUID(), hash(otherTenantKey)]);
+    otherTenantKey = (await insertApiKey(db, 'other', 'admin')).key;
 
     original = await submit([post(1), post(2), post(3), { content: '3 orders placed' }]);
     const t = await finished(original);

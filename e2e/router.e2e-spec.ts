@@ -6,8 +6,7 @@ import { connect } from '@nats-io/transport-node';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import { Subjects, taskIdFor } from '@keel/contracts';
-import type { TaskView } from '@keel/contracts';
-import { FakeAnthropicServer, FakeOpenAiServer, startKeel, waitFor } from '@keel/testing';
+import { FakeAnthropicServer, FakeOpenAiServer, keelClient, startKeel, waitFor } from '@keel/testing';
 import type { KeelStack } from '@keel/testing';
 
 /**
@@ -21,14 +20,8 @@ describe('router end to end (five processes, fake providers)', () => {
   const anthropic = new FakeAnthropicServer();
   let db: Client;
 
-  const api = async <T>(path: string, init: RequestInit = {}): Promise<T> =>
-    (await (await fetch(`${keel.url('orchestrator')}${path}`, { ...init, headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' } })).json()) as T;
-  const submit = async (body: Record<string, unknown>) => (await api<{ id: string }>('/v1/tasks', { method: 'POST', body: JSON.stringify(body) })).id;
-  const terminal = (id: string) => waitFor(`task ${id}`, async () => {
-    const t = await api<TaskView>(`/v1/tasks/${id}`);
-    return ['succeeded', 'failed'].includes(t.status) ? t : undefined;
-  }, 30_000, 50);
-  const events = async (id: string) => (await db.query('SELECT type, data FROM orchestrator.task_events WHERE task_id = $1 ORDER BY seq', [id])).rows as { type: string; data: Record<string, unknown> }[];
+  const { request, submit, task, waitStatus, events } = keelClient(() => keel);
+  const terminal = (id: string) => waitStatus(id, ['succeeded', 'failed']);
 
   beforeAll(async () => {
     await openai.start();
@@ -128,7 +121,7 @@ describe('router end to end (five processes, fake providers)', () => {
     expect(again.usage.costUsd).toBe(0);
 
     // An operator drops the agent's cached answers: the next identical question is answered afresh.
-    const invalidate = await fetch(`${keel.url('router')}/v1/admin/cache/invalidate`, { method: 'POST', headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ agent: 'cached' }) });
+    const invalidate = await request('router', '/v1/admin/cache/invalidate', { method: 'POST', body: JSON.stringify({ agent: 'cached' }) });
     expect(invalidate.status).toBe(200);
     expect(((await invalidate.json()) as { deleted: number }).deleted).toBeGreaterThanOrEqual(2);
     const denied = await fetch(`${keel.url('router')}/v1/admin/cache/invalidate`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
@@ -169,7 +162,7 @@ describe('router end to end (five processes, fake providers)', () => {
     const statusSeen = async (id: string) => {
       const seen = new Set<string>();
       const t = await waitFor(`task ${id}`, async () => {
-        const v = await api<TaskView>(`/v1/tasks/${id}`);
+        const v = await task(id);
         seen.add(v.status);
         return ['succeeded', 'failed'].includes(v.status) ? v : undefined;
       }, 30_000, 20);
@@ -225,10 +218,7 @@ describe('router end to end (five processes, fake providers)', () => {
     });
 
     it('rejects an unknown mode at submission', async () => {
-      const res = await fetch(`${keel.url('orchestrator')}/v1/tasks`, {
-        method: 'POST', headers: { Authorization: `Bearer ${keel.apiKey}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ input: 'x', agent: 'paid', mode: 'overnight' }),
-      });
+      const res = await request('orchestrator', '/v1/tasks', { method: 'POST', body: JSON.stringify({ input: 'x', agent: 'paid', mode: 'overnight' }) });
       expect(res.status).toBe(400);
       expect(JSON.stringify(await res.json())).toMatch(/mode/);
     });

@@ -8,6 +8,8 @@ export { startOtlpReceiver } from './otlp-receiver';
 export type { OtlpReceiver, ReceivedSpan } from './otlp-receiver';
 export { startKeel, SERVICES } from './keel-stack';
 export type { KeelProcess, KeelStack, KeelStackOptions, ServiceName } from './keel-stack';
+export { keelClient } from './keel-client';
+export type { KeelClient, KeelClientOptions, TaskEventRow } from './keel-client';
 export { startPostgres, postgresBinDir, PG_BIN_ROOT } from './postgres-server';
 export type { TestPostgres } from './postgres-server';
 export { FakeOpenAiServer } from './fake-models/fake-openai.server';
