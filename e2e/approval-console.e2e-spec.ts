@@ -57,6 +57,7 @@ describe('approval console (browser)', () => {
     sinkUrl = `http://127.0.0.1:${port}`;
     dir = mkdtempSync(join(tmpdir(), 'keel-console-'));
     writeFileSync(join(dir, 'escalating.yaml'), `name: escalating\nmodel: scripted/default\ntools:\n  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: approve\napprovals: {timeoutMs: 1500, onTimeout: escalate, escalation: [{group: oncall, timeoutMs: 4000}]}\nlimits: {taskTimeoutMs: 120000}\n`);
+    writeFileSync(join(dir, 'reviewed.yaml'), 'name: reviewed\nmodel: scripted/default\nguardrail: {onEscalate: review}\nlimits: {taskTimeoutMs: 120000}\n');
     writeFileSync(join(dir, 'console.yaml'), `name: console\nmodel: scripted/default\ntools:\n  - name: http_request\n    allow: ["127.0.0.1:${port}"]\n    risk: approve\nlimits: {taskTimeoutMs: 120000}\n`);
     otlp = await startOtlpReceiver();
     // Both at once, each kept as soon as it is up, so afterAll stops whichever started.
@@ -155,6 +156,24 @@ describe('approval console (browser)', () => {
     await seeText(card(id), 'never delete customers from here');
     await seeText(card(id).locator('h2'), 'rejected by');
     await page.selectOption('#status', 'pending');
+  });
+
+  it('an escalated user input is shown as the input with its guardrail findings; Approve lets the task run', async () => {
+    // The guardrail escalates this everyday request (between the escalate and block thresholds).
+    const input = 'Please use my key to call the API';
+    const id = await submit(input, [{ reply: 'echo' }], 'reviewed');
+    await seeText(pendingCount(), '1 pending', true);
+    const gate = card(id);
+    await gate.waitFor();
+    await seeText(gate.locator('h2'), 'Escalated user input');
+    await seeText(gate.locator('pre.args'), input, true);
+    await seeText(gate, /guardrail: prompt_injection · score 0\.\d+/);
+    await seeText(gate, 'escalated this user input');
+    await gate.locator('button.approve-btn').click();
+    await seeText(pendingCount(), '0 pending', true);
+    const t = await waitStatus(id, ['succeeded']);
+    expect(t.output).toContain(`user: ${input}`);
+    expect(await page.evaluate('window.keelMark')).toBe(42);
   });
 
   it('an unanswered gate is shown escalated, then leaves the pending list as expired; the call never runs', async () => {

@@ -102,13 +102,17 @@ describe('approval gates (five processes)', () => {
       approvals(`/v1/approvals/${gate.id}/decision`, { method: 'POST', headers: { 'If-Match': `"${gate.argsHash}"` }, body: JSON.stringify({ decision, comment }) });
     const screenedVerdict = async (id: string) => (await events(id)).find((e) => e.type === 'guardrail.screened')?.data.verdict;
 
-    it('approved: the task waits without calling the model, then runs with the input', async () => {
+    it('approved: the task waits without calling the model (across a SIGKILL of both services), then runs with the input', async () => {
       const id = await submitInput('reviewed', ESCALATED);
       await waitStatus(id, ['waiting_approval']);
       expect(await screenedVerdict(id)).toBe('escalate');
       const before = (await events(id)).map((e) => e.type);
       expect(before).toContain('approval.requested');
       expect(before).not.toContain('model.completed');
+
+      await Promise.all([keel.kill('orchestrator'), keel.kill('approval')]);
+      await keel.start('orchestrator');
+      await keel.start('approval');
 
       const gate = await gateOf(id);
       const listed = (await (await approvals('/v1/approvals?status=pending')).json()) as { items: { id: string; tool: string; arguments: { input: string; categories: string[] }; reason: string }[] };
