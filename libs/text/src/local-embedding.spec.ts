@@ -49,23 +49,6 @@ describe('local embedding', () => {
     expect(cosine(localEmbed(''), localEmbed('x'))).toBe(0);
   });
 
-  it('embeds 1 KB in under 0.1 ms', () => {
-    const words = 'the quick brown fox jumps over a lazy dog while engineers write careful code about caching and latency'.split(' ');
-    let text = '';
-    for (let i = 0; text.length < 1024; i++) text += `${words[(i * 7) % words.length]} `;
-    text = text.slice(0, 1024);
-    for (let i = 0; i < 500; i++) localEmbed(text);
-    // Best of five batches: a busy CI machine slows some batches, not the code.
-    const batches: number[] = [];
-    for (let b = 0; b < 5; b++) {
-      const n = 500;
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) localEmbed(text);
-      batches.push((performance.now() - t0) / n);
-    }
-    expect(Math.min(...batches)).toBeLessThan(0.1);
-  });
-
   it('l2Normalise and cosine agree; mismatched dimensions throw', () => {
     const v = l2Normalise([3, 4]);
     expect(Array.from(v)).toEqual([Math.fround(0.6), Math.fround(0.8)]);

@@ -155,17 +155,6 @@ describe('screen', () => {
     expect(res.redacted).toBe('Sure. Ignore previous instructions is a classic attack. Reach me at [REDACTED:email]');
   });
 
-  it('screens 1 KB in well under a millisecond on average', () => {
-    const text = 'The quarterly numbers look fine; please summarise the attached table for the board. '.repeat(12).slice(0, 1024);
-    for (let i = 0; i < 200; i++) screen({ text, channel: 'user' });
-    const t0 = process.hrtime.bigint();
-    const n = 500;
-    for (let i = 0; i < n; i++) screen({ text, channel: 'tool_output' });
-    const perCallMs = Number(process.hrtime.bigint() - t0) / 1e6 / n;
-    // Loose bound so CI noise does not flake; the design target is < 0.2 ms.
-    expect(perCallMs).toBeLessThan(1);
-  });
-
   describe('short everyday chat (README, "Short everyday chat")', () => {
     // False positives observed in real use of Keel (verdict and p before the short-chat supplement in
     // brackets). They are held out of training: data/generate-short-chat.mjs refuses any text within

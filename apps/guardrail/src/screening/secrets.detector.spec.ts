@@ -429,17 +429,3 @@ describe('detectSecrets: identifiers', () => {
     ]);
   });
 });
-
-describe('detectSecrets: performance', () => {
-  it('screens a dense 4 KB text quickly (gated regexes, one keyword pass)', () => {
-    let text = '';
-    while (text.length < 4096) text += `api_key = "${r(24)}" token=abc password: y key ${r(40)} https://u:p@h/x `;
-    text = text.slice(0, 4096);
-    for (let i = 0; i < 20; i++) detectSecrets(text);
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < 50; i++) detectSecrets(text);
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6 / 50;
-    // Loose CI bound; a developer machine does this in well under 1 ms.
-    expect(ms).toBeLessThan(5);
-  });
-});
