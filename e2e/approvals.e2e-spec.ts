@@ -93,6 +93,24 @@ describe('approval gates (five processes)', () => {
     expect(gate.items.find((g) => g.taskId === id)).toMatchObject({ escalationLevel: 1, assignedGroup: 'oncall' });
   }, 60_000);
 
+  it('a task cancelled while it waits withdraws its gate: off the pending list, audited, and no decision can run the call', async () => {
+    const id = await submit('gated', [post('/orders', { order: 'cancel-me' }), { reply: 'echo' }]);
+    await waitStatus(id, ['waiting_approval']);
+    const gate = await gateOf(id);
+    expect((await request('orchestrator', `/v1/tasks/${id}/cancel`, { method: 'POST' })).status).toBe(202);
+    await waitStatus(id, ['cancelled']);
+    const withdrawn = await waitFor('withdrawn gate', async () => {
+      const g = (await (await approvals(`/v1/approvals/${gate.id}`)).json()) as { status: string; comment: string; decidedBy: string };
+      return g.status === 'withdrawn' ? g : undefined;
+    }, 10_000);
+    expect(withdrawn).toMatchObject({ decidedBy: 'system', comment: 'the task was cancelled' });
+    const { items } = (await (await approvals('/v1/approvals?status=pending')).json()) as { items: { id: string }[] };
+    expect(items.map((g) => g.id)).not.toContain(gate.id);
+    const late = await approvals(`/v1/approvals/${gate.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) });
+    expect(late.status).toBe(409);
+    expect(hits.get(`${id}:1:0`)).toBeUndefined();
+  }, 60_000);
+
   describe('an escalated user input held for a person (guardrail.onEscalate: review)', () => {
     // The guardrail escalates this everyday request (classifier p ≈ 0.46: between escalate and block):
     // the false positive a person should be able to wave through. Each test checks the verdict first.

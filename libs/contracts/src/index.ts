@@ -22,9 +22,9 @@ export { ExecuteToolRequestSchema, ExecuteToolResponseSchema, DescribeToolsReque
 export type { ExecuteToolRequest, ExecuteToolResponse, DescribeToolsRequest } from './tools/tools';
 export {
   RiskTierSchema, ApprovalCheckRequestSchema, ApprovalCheckResponseSchema, CallDecisionSchema, INPUT_REVIEW_TOOL,
-  ApprovalDecidedSchema, DecisionBodySchema,
+  ApprovalDecidedSchema, DecisionBodySchema, ApprovalWithdrawRequestSchema, ApprovalWithdrawResponseSchema,
 } from './approvals/approvals';
-export type { RiskTier, ApprovalCheckRequest, ApprovalCheckResponse, CallDecision, ApprovalDecided, ApprovalDecisionKind } from './approvals/approvals';
+export type { RiskTier, ApprovalCheckRequest, ApprovalCheckResponse, CallDecision, ApprovalDecided, ApprovalDecisionKind, ApprovalWithdrawRequest } from './approvals/approvals';
 export { argsHash, decisionSignature, verifyDecisionSignature, signatureInput, resolveSigningKey, SigningKeyEnvSchema } from './approvals/signing';
 export type { SignedDecision } from './approvals/signing';
 export { ROLES, RoleSchema, VerifyKeyRequestSchema, VerifyKeyResponseSchema } from './auth/auth';

@@ -43,7 +43,7 @@ const NEEDS: Record<KeelService, Needs> = {
   orchestrator: {
     publish: [Subjects.stepsRun, 'keel.v1.tasks.*.events', Subjects.tasksCancelled],
     subscribe: [Subjects.authVerify, Subjects.tasksTimeline, Subjects.tasksCancelled, 'keel.v1.tasks.*.events'],
-    request: [Subjects.guardrailScreen, Subjects.routerComplete, Subjects.routerBatchSubmit, Subjects.toolsExecute, Subjects.toolsDescribe, Subjects.approvalsCheck,
+    request: [Subjects.guardrailScreen, Subjects.routerComplete, Subjects.routerBatchSubmit, Subjects.toolsExecute, Subjects.toolsDescribe, Subjects.approvalsCheck, Subjects.approvalsWithdraw,
       // GET /v1/admin/audit asks each service for its own audit rows.
       Subjects.auditQuery('approval'), Subjects.auditQuery('tool-executor'), Subjects.auditQuery('router')],
     streams: [Streams.tasks, Streams.steps, Streams.approvals, Streams.batches],
@@ -51,7 +51,7 @@ const NEEDS: Record<KeelService, Needs> = {
   },
   approval: {
     publish: [Subjects.approvalsDecided, Subjects.stepsRun],
-    subscribe: [Subjects.approvalsCheck, Subjects.auditQuery('approval')],
+    subscribe: [Subjects.approvalsCheck, Subjects.approvalsWithdraw, Subjects.auditQuery('approval')],
     request: [Subjects.authVerify, Subjects.tasksTimeline],
     streams: [Streams.approvals, Streams.steps],
     consumes: [],

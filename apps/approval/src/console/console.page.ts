@@ -42,7 +42,7 @@ export function consolePage(nonce: string): string {
   .label { font-size: 12px; font-weight: 600; color: #3b4456; margin-top: 8px; }
   .badge { display: inline-block; font-size: 11px; padding: 1px 6px; border-radius: 8px; background: #e7ebf2; margin-left: 6px; vertical-align: middle; font-weight: normal; }
   .badge.approve, .badge.risk-approve { background: #fde2c4; } .badge.review, .badge.risk-review { background: #dbeafe; }
-  .badge.escalated { background: #f9d0e0; } .badge.expired, .badge.rejected { background: #f5d5d5; } .badge.approved { background: #d3f0dc; }
+  .badge.escalated { background: #f9d0e0; } .badge.expired, .badge.rejected { background: #f5d5d5; } .badge.withdrawn { background: #e4e4e4; } .badge.approved { background: #d3f0dc; }
   pre { background: #f1f3f6; padding: 8px; overflow: auto; max-height: 300px; margin: 4px 0; white-space: pre-wrap; word-break: break-word; }
   .actions { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin-top: 10px; }
   .actions input { flex: 1; min-width: 200px; }
@@ -76,6 +76,7 @@ export function consolePage(nonce: string): string {
       <option value="rejected">rejected</option>
       <option value="reviewed">reviewed</option>
       <option value="expired">expired</option>
+      <option value="withdrawn">withdrawn (task ended)</option>
       <option value="">all</option>
     </select>
   </label>

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { AgentSchema, ApprovalCheckResponseSchema, ApprovalDecidedSchema, decisionSignature, StepWorkSchema, Subjects, verifyDecisionSignature } from '@keel/contracts';
+import { AgentSchema, ApprovalCheckResponseSchema, ApprovalDecidedSchema, ApprovalWithdrawResponseSchema, decisionSignature, StepWorkSchema, Subjects, verifyDecisionSignature } from '@keel/contracts';
 import type { Agent, ApprovalCheckRequest, ApprovalDecided, Principal, StepWork, ToolCall } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import { DataSource, migrate, openDatabase } from '@keel/persistence';
@@ -219,6 +219,34 @@ describe('approval gates on real Postgres and NATS', () => {
     await expect(gates.decide(alice, gateId, { decision: 'reject' })).rejects.toMatchObject({ code: 'conflict' });
     await waitFor('one event', () => eventsFor(gateId).length === 1);
     expect((await auditActions(gateId)).filter((a) => a !== 'gate.opened')).toHaveLength(1);
+  });
+
+  it('withdraws the pending gates of a task that ended (over NATS): off the pending list, no decision, nothing published', async () => {
+    const taskId = randomUUID();
+    const calls: ToolCall[] = [post('https://api.example.com/w1'), { name: 'run_code', arguments: { language: 'python', code: 'print(2)' } }];
+    const d = (await check(taskId, calls)).decisions;
+    const [gateId, reviewId] = [d[0].gateId!, d[1].gateId!];
+    const decidedGate = (await check(taskId, [post('https://api.example.com/w2')], { step: 2 })).decisions[0].gateId!;
+    await gates.decide(alice, decidedGate, { decision: 'approve' });
+
+    const withdraw = (tenant: string) => orchestrator.request(Subjects.approvalsWithdraw, { taskId, tenant, reason: 'cancelled' }, ApprovalWithdrawResponseSchema, { timeoutMs: 5000 });
+    expect(await withdraw('other')).toEqual({ withdrawn: 0 }); // another tenant cannot touch them
+    expect(await withdraw('default')).toEqual({ withdrawn: 1 });
+    expect(await withdraw('default')).toEqual({ withdrawn: 0 }); // idempotent
+
+    expect(await gateRows(taskId)).toEqual(expect.arrayContaining([
+      { id: gateId, status: 'withdrawn', kind: 'approve', revision: 0 },
+      { id: reviewId, status: 'pending', kind: 'review', revision: 0 }, // the call already ran: its review stays
+      { id: decidedGate, status: 'approved', kind: 'approve', revision: 0 },
+    ]));
+    expect(await gates.get('default', gateId)).toMatchObject({ status: 'withdrawn', decidedBy: 'system', comment: 'the task was cancelled' });
+    expect((await gates.list('default', 'pending')).map((g) => g.id)).not.toContain(gateId);
+    expect(await auditActions(gateId)).toEqual(['gate.opened', 'gate.withdrawn']);
+    await expect(gates.decide(alice, gateId, { decision: 'approve' })).rejects.toMatchObject({ code: 'conflict' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(eventsFor(gateId)).toEqual([]);
+    await expect(orchestrator.request(Subjects.approvalsWithdraw, { taskId: 'x', tenant: 'default', reason: 'cancelled' }, ApprovalWithdrawResponseSchema, { timeoutMs: 5000 }))
+      .rejects.toMatchObject({ code: 'invalid_request' });
   });
 
   it('applies confidence thresholds and refuses unknown agents', async () => {

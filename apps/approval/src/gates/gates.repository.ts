@@ -4,7 +4,7 @@ import type { RiskTier } from '@keel/contracts';
 import { DataSource } from '@keel/persistence';
 import { currentTraceId } from '@keel/telemetry';
 
-export const GATE_STATUSES = ['pending', 'approved', 'rejected', 'reviewed', 'expired'] as const;
+export const GATE_STATUSES = ['pending', 'approved', 'rejected', 'reviewed', 'expired', 'withdrawn'] as const;
 export type GateStatus = (typeof GATE_STATUSES)[number];
 export type GateKind = 'approve' | 'review';
 
@@ -227,6 +227,25 @@ export class GatesRepository {
 
   async markPublished(id: string, revision: number): Promise<void> {
     await this.db.query('UPDATE approval.gates SET published_at = now() WHERE id = $1 AND revision = $2 AND published_at IS NULL', [id, revision]);
+  }
+
+  /**
+   * The task ended (cancelled, timed out) while gates of it were pending: each becomes `withdrawn`
+   * with its audit row, in one transaction. Review records (the call already ran) stay as they are.
+   */
+  async withdrawForTask(taskId: string, tenant: string, reason: string): Promise<Gate[]> {
+    return this.db.transaction(async (m) => {
+      const [rows]: UpdateResult = await m.query(
+        `UPDATE approval.gates SET status = 'withdrawn', decided_by = 'system', comment = $3, decided_at = now()
+          WHERE task_id = $1 AND tenant = $2 AND status = 'pending' AND kind = 'approve' RETURNING *`,
+        [taskId, tenant, reason],
+      );
+      const gates = rows.map(toGate);
+      for (const g of gates) {
+        await this.auditWith(m, { tenant, actor: 'system', action: 'gate.withdrawn', gateId: g.id, details: { reason, argsHash: g.argsHash, revision: g.revision } });
+      }
+      return gates;
+    });
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { approvalSettings, KeelError } from '@keel/contracts';
-import type { Agent, ApprovalCheckRequest, ApprovalCheckResponse, CallDecision, Principal, ToolCall } from '@keel/contracts';
+import type { Agent, ApprovalCheckRequest, ApprovalCheckResponse, ApprovalWithdrawRequest, CallDecision, Principal, ToolCall } from '@keel/contracts';
 import { AGENTS, ENV, LOGGER } from '@keel/service-kit';
 import type { Logger } from '@keel/telemetry';
 import { counter, traceparentOf } from '@keel/telemetry';
@@ -160,6 +160,17 @@ export class GatesService {
     const url = gateLink(this.env.KEEL_APPROVAL_BASE_URL, gate.id);
     const link = url ? ` at ${url}` : '';
     return `${why}; waiting for a person to approve gate ${gate.id}${link}`;
+  }
+
+  /** `keel.v1.approvals.withdraw`: the task ended (cancelled, timed out); its pending gates leave the console. */
+  async withdraw(req: ApprovalWithdrawRequest): Promise<{ withdrawn: number }> {
+    const reason = req.reason === 'cancelled' ? 'the task was cancelled' : 'the task reached its time limit';
+    const gates = await this.gates.withdrawForTask(req.taskId, req.tenant, reason);
+    for (const g of gates) {
+      decided.inc({ kind: g.kind, status: g.status });
+      this.logger.info({ gate: g.id, task_id: g.taskId, reason: req.reason }, 'gate withdrawn: its task ended');
+    }
+    return { withdrawn: gates.length };
   }
 
   async list(tenant: string, filter: ListFilter | undefined): Promise<GateView[]> {

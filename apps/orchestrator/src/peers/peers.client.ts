@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import {
-  ApprovalCheckResponseSchema, BatchSubmitResponseSchema, CompleteResponseSchema, ExecuteToolResponseSchema, ScreenResponseSchema, Subjects, ToolSpecSchema,
+  ApprovalCheckResponseSchema, ApprovalWithdrawResponseSchema, BatchSubmitResponseSchema, CompleteResponseSchema, ExecuteToolResponseSchema, ScreenResponseSchema, Subjects, ToolSpecSchema,
 } from '@keel/contracts';
 import type {
-  ApprovalCheckRequest, ApprovalCheckResponse, BatchSubmitResponse, CompleteRequest, CompleteResponse, ExecuteToolRequest, ExecuteToolResponse,
+  ApprovalCheckRequest, ApprovalCheckResponse, ApprovalWithdrawRequest, BatchSubmitResponse, CompleteRequest, CompleteResponse, ExecuteToolRequest, ExecuteToolResponse,
   ScreenRequest, ScreenResponse, ToolSpec,
 } from '@keel/contracts';
 import { Bus } from '@keel/messaging';
@@ -47,6 +47,14 @@ export class PeersClient {
 
   checkApproval(req: ApprovalCheckRequest): Promise<ApprovalCheckResponse> {
     return this.bus.request(Subjects.approvalsCheck, req, ApprovalCheckResponseSchema, { timeoutMs: APPROVAL_TIMEOUT_MS });
+  }
+
+  /**
+   * A task ended (cancelled, timed out) while gates of it may be pending: the approval service
+   * withdraws them. Best effort: callers log a failure, and a gate missed here expires at its deadline.
+   */
+  async withdrawApprovals(req: ApprovalWithdrawRequest): Promise<number> {
+    return (await this.bus.request(Subjects.approvalsWithdraw, req, ApprovalWithdrawResponseSchema, { timeoutMs: APPROVAL_TIMEOUT_MS })).withdrawn;
   }
 
   /** The JSON Schemas of an agent's tools, for the model; cached a minute (they change only with a deploy). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { StepWorkSchema } from '@keel/contracts';
-import type { StepWork } from '@keel/contracts';
+import { ApprovalWithdrawRequestSchema, StepWorkSchema, Subjects } from '@keel/contracts';
+import type { ApprovalWithdrawRequest, StepWork } from '@keel/contracts';
 import { Bus, STREAMS } from '@keel/messaging';
 import { migrate, openDatabase } from '@keel/persistence';
 import type { DataSource } from '@keel/persistence';
@@ -9,6 +9,7 @@ import { createTestDatabase, startNats, waitFor } from '@keel/testing';
 import type { TestDatabase, TestNats } from '@keel/testing';
 import { TaskEventsService } from '../events/task-events.service';
 import { ORCHESTRATOR_MIGRATIONS } from '../migrations';
+import { PeersClient } from '../peers/peers.client';
 import { StepDispatcher } from '../steps/step.dispatcher';
 import { TaskWatchdog } from './task-watchdog.service';
 
@@ -19,6 +20,7 @@ describe('TaskWatchdog on real Postgres and NATS', () => {
   let bus: Bus;
   let watchdog: TaskWatchdog;
   const published: StepWork[] = [];
+  const withdrawals: ApprovalWithdrawRequest[] = [];
   const logger = createLogger('test', { level: 'silent' });
 
   const insert = async (status: string, step: number, updatedAgoMs: number, deadlineInMs = 600_000) => {
@@ -42,7 +44,13 @@ describe('TaskWatchdog on real Postgres and NATS', () => {
     await migrate(db, 'orchestrator');
     bus = await Bus.connect({ url: nats.url, service: 'test', logger });
     await bus.consume({ stream: STREAMS.steps, durable: 'probe', schema: StepWorkSchema, handler: async (w) => { published.push(w); } });
-    watchdog = new TaskWatchdog(db, new StepDispatcher(bus), new TaskEventsService(bus), logger, { KEEL_STALL_AFTER_MS: 30_000, KEEL_WATCHDOG_INTERVAL_MS: 60_000 });
+    // Stands in for the approval service: records which tasks' gates the watchdog asks to withdraw.
+    bus.serve({ subject: Subjects.approvalsWithdraw, queue: 'approval', schema: ApprovalWithdrawRequestSchema, handler: async (req) => {
+      withdrawals.push(req);
+      return { withdrawn: 1 };
+    } });
+    await bus.nc.flush();
+    watchdog = new TaskWatchdog(db, new StepDispatcher(bus), new TaskEventsService(bus), logger, { KEEL_STALL_AFTER_MS: 30_000, KEEL_WATCHDOG_INTERVAL_MS: 60_000 }, new PeersClient(bus));
   });
   afterAll(async () => {
     await bus.close(1000);
@@ -70,6 +78,9 @@ describe('TaskWatchdog on real Postgres and NATS', () => {
     expect(row).toMatchObject({ status: 'timed_out', error: { code: 'timeout' } });
     expect(await eventTypes(healthy)).toEqual([]);
     expect(await eventTypes(fresh)).toEqual([]);
+    // The overdue task waited for a person: its gates are withdrawn; no other task's are.
+    await waitFor('the withdraw request', () => withdrawals.length === 1);
+    expect(withdrawals).toEqual([{ taskId: overdue, tenant: 'default', reason: 'timed_out' }]);
 
     // The sweep touched what it handled: a second sweep right after does nothing.
     expect(await watchdog.sweep()).toEqual({ stranded: 0, stalled: 0, timedOut: 0 });

@@ -7,6 +7,7 @@ import type { Logger } from '@keel/telemetry';
 import type { TaskEvent } from '@keel/contracts';
 import { TaskEventsService } from '../events/task-events.service';
 import { StepDispatcher } from '../steps/step.dispatcher';
+import { PeersClient } from '../peers/peers.client';
 
 const stalled = counter('keel_tasks_stalled_total', 'Running tasks whose heartbeat stopped and that were re-dispatched (alert on any increase)');
 const stalledNow = gauge('keel_tasks_stalled', 'Tasks found stalled by the last watchdog sweep');
@@ -38,6 +39,7 @@ export class TaskWatchdog implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(TaskEventsService) private readonly events: TaskEventsService,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(ENV) private readonly env: WatchdogEnv,
+    @Inject(PeersClient) private readonly peers: PeersClient,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -58,20 +60,26 @@ export class TaskWatchdog implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private async timeOutOverdue(): Promise<number> {
-    const rows: { id: string; events: TaskEvent[] }[] = await this.db.query(
+    const rows: { id: string; tenant: string; events: TaskEvent[] }[] = await this.db.query(
       `WITH t AS (
          UPDATE orchestrator.tasks SET status = 'timed_out', finished_at = now(), updated_at = now(), pending = NULL, event_seq = event_seq + 1,
                 error = jsonb_build_object('code', 'timeout', 'message', 'the task exceeded its time limit')
           WHERE status IN ('queued','running','waiting_approval','waiting_model') AND deadline_at < now()
-          RETURNING id, event_seq, step
+          RETURNING id, tenant, event_seq, step
        ), e AS (
          INSERT INTO orchestrator.task_events (task_id, seq, type, data)
          SELECT id, event_seq, 'task.timed_out', jsonb_build_object('step', step, 'error', jsonb_build_object('code', 'timeout', 'message', 'the task exceeded its time limit'))
            FROM t RETURNING task_id, seq, type, data, at
        )
-       SELECT task_id AS id, json_agg(json_build_object('taskId', task_id, 'seq', seq, 'type', type, 'data', data, 'at', at)) AS events FROM e GROUP BY task_id`,
+       SELECT e.task_id AS id, t.tenant, json_agg(json_build_object('taskId', e.task_id, 'seq', e.seq, 'type', e.type, 'data', e.data, 'at', e.at)) AS events
+         FROM e JOIN t ON t.id = e.task_id GROUP BY e.task_id, t.tenant`,
     );
-    for (const r of rows) this.events.publish(r.events);
+    for (const r of rows) {
+      this.events.publish(r.events);
+      // A task that timed out waiting for a person: its gates leave the approvers' list.
+      void this.peers.withdrawApprovals({ taskId: r.id, tenant: r.tenant, reason: 'timed_out' })
+        .catch((err: unknown) => this.logger.warn({ err, task_id: r.id }, 'could not withdraw the timed-out task\'s approval gates; they expire at their deadline'));
+    }
     if (rows.length) {
       overdue.inc(rows.length);
       this.logger.warn({ count: rows.length }, 'tasks timed out by their deadline');

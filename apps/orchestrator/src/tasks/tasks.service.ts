@@ -8,6 +8,7 @@ import type { Logger } from '@keel/telemetry';
 import { TaskEventsService } from '../events/task-events.service';
 import { StepDispatcher } from '../steps/step.dispatcher';
 import { CancellationRegistry } from '../steps/cancellation.registry';
+import { PeersClient } from '../peers/peers.client';
 import { TaskRepository } from './task.repository';
 import { assignVariant } from '../experiments/variants';
 import { experimentTasks } from '../experiments/experiment-metrics';
@@ -36,6 +37,7 @@ export class TasksService {
     @Inject(AGENTS) private readonly agents: Map<string, Agent>,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CancellationRegistry) private readonly cancellation: CancellationRegistry,
+    @Inject(PeersClient) private readonly peers: PeersClient,
   ) {}
 
   async submit(body: SubmitTask, ctx: SubmitContext): Promise<{ id: string; status: string; created: boolean }> {
@@ -84,6 +86,9 @@ export class TasksService {
     if (r.event) {
       this.events.publish([r.event]);
       this.cancellation.announce(id);
+      // Gates the task waited on leave the approvers' list (not awaited: the cancel is already committed).
+      void this.peers.withdrawApprovals({ taskId: id, tenant, reason: 'cancelled' })
+        .catch((err: unknown) => this.logger.warn({ err, task_id: id }, 'could not withdraw the cancelled task\'s approval gates; they expire at their deadline'));
     }
     return { id, status: r.status! };
   }

@@ -102,6 +102,20 @@ export const ApprovalDecidedSchema = z.discriminatedUnion('kind', [
 export type ApprovalDecided = z.infer<typeof ApprovalDecidedSchema>;
 export type ApprovalDecisionKind = ApprovalDecided['decision'];
 
+/**
+ * Request on `keel.v1.approvals.withdraw`: the task ended while gates of it may still be pending
+ * (cancelled, or past its deadline). They become `withdrawn`: off the console's pending list, no
+ * decision possible, no message published (nothing waits for one). Best effort from the orchestrator:
+ * a gate it misses still expires at its own deadline.
+ */
+export const ApprovalWithdrawRequestSchema = z.object({
+  taskId: z.uuid(),
+  tenant: z.string().min(1),
+  reason: z.enum(['cancelled', 'timed_out']),
+}).strict();
+export type ApprovalWithdrawRequest = z.infer<typeof ApprovalWithdrawRequestSchema>;
+export const ApprovalWithdrawResponseSchema = z.object({ withdrawn: z.number().int().nonnegative() });
+
 export const DecisionBodySchema = z.object({
   decision: z.enum(['approve', 'reject']),
   comment: z.string().max(10_000).optional(),

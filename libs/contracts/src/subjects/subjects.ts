@@ -31,6 +31,8 @@ export const Subjects = {
   toolsDescribe: 'keel.v1.tools.describe',
   /** Request/reply: risk and confidence policy for proposed tool calls; opens gates. */
   approvalsCheck: 'keel.v1.approvals.check',
+  /** Request/reply (queue group `approval`): a task ended without its gates (cancelled, timed out); its pending gates are withdrawn. */
+  approvalsWithdraw: 'keel.v1.approvals.withdraw',
   /** JetStream, stream KEEL_APPROVALS: a human decided a gate. */
   approvalsDecided: 'keel.v1.approvals.decided',
   /** Request/reply: verify an API key (the orchestrator owns keys). */
