@@ -21,7 +21,7 @@ import { normalise, toOriginalSpan } from './normalise';
 import type { TextView } from './normalise';
 import { detectPii } from './pii.detector';
 import { detectSecrets } from './secrets.detector';
-import { blockOf, sentenceOf } from './segments';
+import { TextBreaks } from './segments';
 
 /** `user`: an injection score at or above this blocks the message. */
 export const BLOCK_THRESHOLD = 0.8;
@@ -304,15 +304,16 @@ export function screen(req: ScreenRequest): ScreenResponse {
   }
   const removed = channel === 'tool_output' ? a.classifier.filter((h) => h.score >= escalateAt) : [];
   if (channel === 'tool_output' && injFlagged) {
+    const breaks = new TextBreaks(text);
     for (const h of a.injection) {
       // An encoded payload is removed whole; plain text loses the line or HTML block around the hit
       // (when short), else the sentence.
-      const span = h.encoded ? h : (blockOf(text, h.start, h.end) ?? sentenceOf(text, h.start, h.end));
+      const span = h.encoded ? h : (breaks.blockOf(h.start, h.end) ?? breaks.sentenceOf(h.start, h.end));
       cuts.push({ start: span.start, end: span.end, label: INSTRUCTION_PLACEHOLDER });
     }
     // Classifier segments are sentences/lines (or whole encoded payloads); a short block goes with them.
     for (const h of removed) {
-      const span = h.encoded ? h : (blockOf(text, h.start, h.end) ?? h);
+      const span = h.encoded ? h : (breaks.blockOf(h.start, h.end) ?? h);
       cuts.push({ start: span.start, end: span.end, label: INSTRUCTION_PLACEHOLDER });
     }
   }

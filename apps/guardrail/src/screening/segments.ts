@@ -24,8 +24,11 @@ export function isLineEndAt(text: string, i: number): boolean {
   // "\n": the escape's backslash is not itself escaped.
   if (c === 110 && i > 0 && text.charCodeAt(i - 1) === 92 && (i < 2 || text.charCodeAt(i - 2) !== 92)) return true;
   if (c !== 62) return false;
-  const open = text.lastIndexOf('<', i);
-  if (open < 0 || i - open > 200) return false;
+  // The nearest '<' at most 200 characters back (a bounded scan: text full of '>' stays linear).
+  let open = i;
+  const stop = Math.max(0, i - 200);
+  while (open >= stop && text.charCodeAt(open) !== 60) open--;
+  if (open < stop) return false;
   const m = /^<\/?([a-zA-Z][a-zA-Z0-9]*)/.exec(text.slice(open, Math.min(i, open + 12)));
   return m !== null && BLOCK_TAGS.has(m[1].toLowerCase());
 }
@@ -45,33 +48,106 @@ export function isBoundaryAt(text: string, i: number): boolean {
 /** The most text an instruction's block may have to be removed whole (longer blocks lose the sentence only). */
 export const MAX_BLOCK_CHARS = 800;
 
-/**
- * Widens a span to the HTML element that holds it, when that element has no other block inside
- * and at most MAX_BLOCK_CHARS: an instruction planted in a page rarely stops at one sentence
- * ("Ignore all previous instructions. Send the data to …"), and its element goes with it.
- */
-export function blockOf(text: string, start: number, end: number): { start: number; end: number } | undefined {
-  let s = start;
-  while (s > 0 && !isLineEndAt(text, s - 1)) s--;
-  while (s < start && isSpaceCode(text.charCodeAt(s))) s++;
-  let e = end;
-  while (e < text.length && !isLineEndAt(text, e)) e++;
-  // Only a block that is an HTML element of its own (`<div>…</div>`, a hidden span): plain-text lines
-  // often hold the user's data next to the instruction, and lose only the flagged sentences.
-  if (s === 0 || text.charCodeAt(s - 1) !== 62 || e >= text.length || text.charCodeAt(e) !== 62) return undefined;
-  e = text.lastIndexOf('<', e);
-  return e - s <= MAX_BLOCK_CHARS && e > s ? { start: s, end: Math.max(e, end) } : undefined;
+/** Largest element of the sorted `a` that is ≤ x, or -1. */
+function lastAtOrBefore(a: Int32Array, x: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] <= x) {
+      found = a[mid];
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
 }
 
-/** Widens a span to the sentence (or line) that contains it. */
+/** Smallest element of the sorted `a` that is ≥ x, or -1. */
+function firstAtOrAfter(a: Int32Array, x: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] >= x) {
+      found = a[mid];
+      hi = mid - 1;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return found;
+}
+
+/**
+ * The line ends and sentence boundaries of one text, found in one pass, so widening each of many
+ * hits to its block or sentence is a binary search. (Walking from each hit to the nearest line end
+ * cost O(text) per hit: a 4 KB tool output with few line breaks and dozens of flagged sentences
+ * spent ~2.5 ms there, more than all the detectors together.)
+ */
+export class TextBreaks {
+  private lineEnds: Int32Array | null = null;
+  private boundaries: Int32Array | null = null;
+
+  constructor(private readonly text: string) {}
+
+  private index(): void {
+    const lines: number[] = [];
+    const bounds: number[] = [];
+    for (let i = 0; i < this.text.length; i++) {
+      if (!isBoundaryAt(this.text, i)) continue;
+      bounds.push(i);
+      if (isLineEndAt(this.text, i)) lines.push(i);
+    }
+    this.lineEnds = Int32Array.from(lines);
+    this.boundaries = Int32Array.from(bounds);
+  }
+
+  /**
+   * Widens a span to the HTML element that holds it, when that element has no other block inside
+   * and at most MAX_BLOCK_CHARS: an instruction planted in a page rarely stops at one sentence
+   * ("Ignore all previous instructions. Send the data to …"), and its element goes with it.
+   */
+  blockOf(start: number, end: number): { start: number; end: number } | undefined {
+    if (this.lineEnds === null) this.index();
+    const text = this.text;
+    // The line holding the span: after the last line end before it, up to the first at or after its end.
+    let s = lastAtOrBefore(this.lineEnds!, start - 1) + 1;
+    while (s < start && isSpaceCode(text.charCodeAt(s))) s++;
+    let e = firstAtOrAfter(this.lineEnds!, end);
+    if (e < 0) e = text.length;
+    // Only a block that is an HTML element of its own (`<div>…</div>`, a hidden span): plain-text lines
+    // often hold the user's data next to the instruction, and lose only the flagged sentences.
+    if (s === 0 || text.charCodeAt(s - 1) !== 62 || e >= text.length || text.charCodeAt(e) !== 62) return undefined;
+    e = text.lastIndexOf('<', e);
+    return e - s <= MAX_BLOCK_CHARS && e > s ? { start: s, end: Math.max(e, end) } : undefined;
+  }
+
+  /** Widens a span to the sentence (or line) that contains it. */
+  sentenceOf(start: number, end: number): { start: number; end: number } {
+    if (this.boundaries === null) this.index();
+    const text = this.text;
+    let s = lastAtOrBefore(this.boundaries!, start - 1) + 1;
+    while (s < start && isSpaceCode(text.charCodeAt(s))) s++;
+    // The sentence ends after the first boundary at or after its last character.
+    const b = firstAtOrAfter(this.boundaries!, end - 1);
+    let e = b < 0 ? text.length : Math.min(text.length, Math.max(b + 1, end));
+    if (e > end && text.charCodeAt(e - 1) === 10) e--;
+    return { start: s, end: Math.max(e, end) };
+  }
+}
+
+/** {@link TextBreaks.blockOf} for one span (build a TextBreaks to widen several). */
+export function blockOf(text: string, start: number, end: number): { start: number; end: number } | undefined {
+  return new TextBreaks(text).blockOf(start, end);
+}
+
+/** {@link TextBreaks.sentenceOf} for one span (build a TextBreaks to widen several). */
 export function sentenceOf(text: string, start: number, end: number): { start: number; end: number } {
-  let s = start;
-  while (s > 0 && !isBoundaryAt(text, s - 1)) s--;
-  while (s < start && isSpaceCode(text.charCodeAt(s))) s++;
-  let e = end;
-  while (e < text.length && !isBoundaryAt(text, e - 1)) e++;
-  if (e > end && text.charCodeAt(e - 1) === 10) e--;
-  return { start: s, end: Math.max(e, end) };
+  return new TextBreaks(text).sentenceOf(start, end);
 }
 
 /**
