@@ -362,6 +362,7 @@ describe('hostile input on every endpoint and subject (five processes)', () => {
     { subject: Subjects.toolsDescribe, template: { agent: 'demo' } },
     { subject: Subjects.approvalsCheck, template: { taskId: randomUUID(), tenant: TENANT, agent: 'gated', step: 1, calls: [{ id: 'c1', name: 'calculator', arguments: { expression: '1+1' } }] } },
     { subject: Subjects.approvalsWithdraw, template: { taskId: randomUUID(), tenant: TENANT, reason: 'cancelled' } },
+    { subject: Subjects.routerCacheForgetUser, template: { tenant: TENANT, userId: 'nobody', actor: { keyId: 'k', name: 'fuzz' } } },
     { subject: Subjects.authVerify, template: { key: 'keel_not_a_key' } },
     { subject: Subjects.tasksTimeline, template: { taskId: randomUUID(), tenant: TENANT } },
     // The audit log's fan-out: each other service answers for its own table (the orchestrator reads its own directly).

@@ -56,6 +56,8 @@ describe('memory end to end (five processes)', () => {
       'memory: {contextTokens: 1200, window: 6, summaryEvery: 4, summaryTokens: 120, retrieveTopK: 3, factTokens: 200}',
       '',
     ].join('\n'));
+    // The router's response cache on: a user's cached answers go with their memory.
+    writeFileSync(join(agents, 'cached.yaml'), 'name: cached\nmodel: scripted/default\ncache: true\n');
     // No window and no summary: earlier turns reach the prompt only through retrieval.
     writeFileSync(join(agents, 'recall.yaml'), 'name: recall\nmodel: scripted/default\nmemory: {window: 0, summaryTokens: 0, retrieveTopK: 3}\n');
     // 200 turns in a few seconds is far above any user's baseline: the router's anomaly pause would (rightly) stop it.
@@ -148,6 +150,11 @@ describe('memory end to end (five processes)', () => {
     }
     // Another user says the same sentence: the shared message must survive carol's deletion.
     await run({ conversationId: `dave-${randomUUID()}`, userId: 'dave', input: 'I live in Porto.' });
+    // Both ask an agent whose answers the router caches (in each user's own partition).
+    for (const userId of ['carol', 'dave']) expect((await run({ agent: 'cached', userId, input: `What should ${userId} pack for Porto?` })).status).toBe('succeeded');
+    const cachedRows = async (userId: string) => (await db.query(`SELECT count(*)::int AS n FROM router.response_cache WHERE user_id = $1`, [userId])).rows[0].n as number;
+    expect(await cachedRows('carol')).toBe(1);
+    expect(await cachedRows('dave')).toBe(1);
 
     const exported = await exportOf('carol');
     expect(exported.status).toBe(200);
@@ -156,11 +163,15 @@ describe('memory end to end (five processes)', () => {
     expect(body.conversations[0].turns.length).toBe(6);
 
     expect((await call('/v1/memory/users/carol', { method: 'DELETE' }, viewerKey)).status).toBe(403);
-    const deleted = await call<{ deleted: { tasks: number } }>('/v1/memory/users/carol', { method: 'DELETE' });
+    const deleted = await call<{ deleted: { tasks: number; cacheEntries: number } }>('/v1/memory/users/carol', { method: 'DELETE' });
     expect(deleted.status).toBe(200);
-    expect(deleted.body.deleted.tasks).toBe(3);
+    expect(deleted.body.deleted).toMatchObject({ tasks: 4, cacheEntries: 1 });
     const audit: { action: string; target: string }[] = (await db.query(`SELECT action, target FROM orchestrator.audit_log WHERE action = 'memory.deleted'`)).rows;
     expect(audit).toEqual([{ action: 'memory.deleted', target: 'user:carol' }]);
+    // The router's cached answer for carol is gone with it (audited there too); dave's stays.
+    expect(await cachedRows('carol')).toBe(0);
+    expect(await cachedRows('dave')).toBe(1);
+    expect((await db.query(`SELECT target, details FROM router.audit_log WHERE action = 'cache.user_forgotten'`)).rows).toEqual([{ target: 'user:carol', details: { deleted: 1 } }]);
 
     // Nothing of carol anywhere in the orchestrator's schema.
     const tables = (await db.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'orchestrator' AND table_type = 'BASE TABLE'`)).rows.map((r) => r.table_name as string);

@@ -12,8 +12,9 @@ export type { StepWork } from './steps/steps';
 export {
   ToolCallSchema, ChatMessageSchema, UsageSchema, ScriptTurnSchema, ScriptSchema, ToolSpecSchema,
   CompleteRequestSchema, CompleteResponseSchema, AttemptSchema, BatchSubmitResponseSchema, BatchItemSettledSchema,
+  CacheForgetUserRequestSchema, CacheForgetUserResponseSchema,
 } from './router/router';
-export type { ToolCall, ChatMessage, ScriptTurn, ToolSpec, CompleteRequest, CompleteResponse, Attempt, BatchSubmitResponse, BatchItemSettled } from './router/router';
+export type { ToolCall, ChatMessage, ScriptTurn, ToolSpec, CompleteRequest, CompleteResponse, Attempt, BatchSubmitResponse, BatchItemSettled, CacheForgetUserRequest } from './router/router';
 export {
   SCREEN_CHANNELS, ScreenChannelSchema, ScreenRequestSchema, ScreenResponseSchema, VerdictSchema,
 } from './guardrail/guardrail';

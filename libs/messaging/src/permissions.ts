@@ -43,7 +43,7 @@ const NEEDS: Record<KeelService, Needs> = {
   orchestrator: {
     publish: [Subjects.stepsRun, 'keel.v1.tasks.*.events', Subjects.tasksCancelled],
     subscribe: [Subjects.authVerify, Subjects.tasksTimeline, Subjects.tasksCancelled, 'keel.v1.tasks.*.events'],
-    request: [Subjects.guardrailScreen, Subjects.routerComplete, Subjects.routerBatchSubmit, Subjects.toolsExecute, Subjects.toolsDescribe, Subjects.approvalsCheck, Subjects.approvalsWithdraw,
+    request: [Subjects.guardrailScreen, Subjects.routerComplete, Subjects.routerBatchSubmit, Subjects.routerCacheForgetUser, Subjects.toolsExecute, Subjects.toolsDescribe, Subjects.approvalsCheck, Subjects.approvalsWithdraw,
       // GET /v1/admin/audit asks each service for its own audit rows.
       Subjects.auditQuery('approval'), Subjects.auditQuery('tool-executor'), Subjects.auditQuery('router')],
     streams: [Streams.tasks, Streams.steps, Streams.approvals, Streams.batches],
@@ -58,7 +58,7 @@ const NEEDS: Record<KeelService, Needs> = {
   },
   router: {
     publish: [Subjects.routerBatchSettled],
-    subscribe: [Subjects.routerComplete, Subjects.routerBatchSubmit, Subjects.auditQuery('router')],
+    subscribe: [Subjects.routerComplete, Subjects.routerBatchSubmit, Subjects.routerCacheForgetUser, Subjects.auditQuery('router')],
     request: [Subjects.authVerify, Subjects.guardrailScreen],
     streams: [Streams.batches],
     consumes: [],

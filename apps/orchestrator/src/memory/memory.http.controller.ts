@@ -26,11 +26,12 @@ export class MemoryHttpController {
     return this.memory.exportUser(req.principal!.tenant, checked(userId));
   }
 
-  /** 200 with what was deleted, per table; 409 while a task of the user is unfinished (nothing is deleted then). */
+  /** 200 with what was deleted, per table (and the router's cached answers); 409 while a task of the user is unfinished, 503 when the router cannot be reached (nothing is deleted then). */
   @Delete(':userId')
   @RequireRoles('admin')
-  async forget(@Req() req: AuthedRequest, @Param('userId') userId: string): Promise<{ userId: string; deleted: ForgetReport }> {
-    const deleted = await this.memory.forgetUser(req.principal!.tenant, checked(userId));
+  async forget(@Req() req: AuthedRequest, @Param('userId') userId: string): Promise<{ userId: string; deleted: ForgetReport & { cacheEntries: number } }> {
+    const principal = req.principal!;
+    const deleted = await this.memory.forgetUser(principal.tenant, checked(userId), { keyId: principal.keyId, name: principal.name });
     // After the deletion's own transaction: a crash in between loses this row, never the deletion.
     await this.audit.record(null, { tenant: req.principal!.tenant, actor: req.principal!, action: 'memory.deleted', target: `user:${userId}`, details: { deleted } });
     return { userId, deleted };

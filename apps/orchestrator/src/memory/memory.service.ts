@@ -225,14 +225,24 @@ export class MemoryService {
     return this.repo.exportUser(tenant, userId);
   }
 
-  /** Deletes everything remembered about a user (and their finished tasks); refused while a task of theirs runs. */
-  async forgetUser(tenant: string, userId: string): Promise<ForgetReport> {
+  /**
+   * Deletes everything remembered about a user (and their finished tasks), and first the answers
+   * the router cached for them; refused while a task of theirs runs. The router goes first so that
+   * a failure there leaves everything in place: the request fails (503) and is simply sent again.
+   */
+  async forgetUser(tenant: string, userId: string, actor: { keyId: string; name: string }): Promise<ForgetReport & { cacheEntries: number }> {
     const active = await this.repo.activeTasks(tenant, userId);
     if (active > 0) throw new KeelError('conflict', `user ${userId} has ${active} unfinished task(s); cancel them or wait for them to finish, then delete again`, { details: { activeTasks: active } });
+    let cacheEntries: number;
+    try {
+      cacheEntries = await this.peers.forgetUserCache({ tenant, userId, actor });
+    } catch (err) {
+      throw new KeelError('unavailable', `could not delete the user's cached answers in the router (${KeelError.wrap(err).message}); nothing was deleted, try again`, { retryable: true, retryAfterMs: 5_000 });
+    }
     const report = await this.repo.forgetUser(tenant, userId);
     this.index.forget(indexScope(tenant, userId));
     this.screened.clear();
-    return report;
+    return { ...report, cacheEntries };
   }
 }
 

@@ -204,7 +204,7 @@ export const openApiDocument: Record<string, unknown> = {
     },
     '/v1/memory/users/{userId}': {
       get: { summary: 'Everything remembered about one user of the caller\'s tenant: conversations with their turns and summary, facts, task count (admin)', parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 200 } }], responses: { '200': { description: 'the user\'s memory' }, ...errors(400, 401, 403) } },
-      delete: { summary: 'Right to be forgotten: the user\'s memory, tasks, events, feedback and unshared messages, in one transaction (admin)', parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 200 } }], responses: { '200': { description: '{userId, deleted: {memoryItems, summaries, tasks, taskMessages, taskEvents, feedback, messages}}' }, ...errors(400, 401, 403, 409) } },
+      delete: { summary: 'Right to be forgotten: the answers the router cached for the user, then the user\'s memory, tasks, events, feedback and unshared messages, in one transaction (admin)', parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 200 } }], responses: { '200': { description: '{userId, deleted: {memoryItems, summaries, tasks, taskMessages, taskEvents, feedback, messages, cacheEntries}}' }, ...errors(400, 401, 403, 409, 503) } },
     },
     '/healthz': { get: { summary: 'Alive', security: [], responses: { '200': { description: 'ok' } } } },
     '/readyz': { get: { summary: 'Ready (NATS, Postgres, migrations)', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import {
-  ApprovalCheckResponseSchema, ApprovalWithdrawResponseSchema, BatchSubmitResponseSchema, CompleteResponseSchema, ExecuteToolResponseSchema, ScreenResponseSchema, Subjects, ToolSpecSchema,
+  ApprovalCheckResponseSchema, ApprovalWithdrawResponseSchema, BatchSubmitResponseSchema, CacheForgetUserResponseSchema, CompleteResponseSchema, ExecuteToolResponseSchema, ScreenResponseSchema, Subjects, ToolSpecSchema,
 } from '@keel/contracts';
 import type {
-  ApprovalCheckRequest, ApprovalCheckResponse, ApprovalWithdrawRequest, BatchSubmitResponse, CompleteRequest, CompleteResponse, ExecuteToolRequest, ExecuteToolResponse,
+  ApprovalCheckRequest, ApprovalCheckResponse, ApprovalWithdrawRequest, BatchSubmitResponse, CacheForgetUserRequest, CompleteRequest, CompleteResponse, ExecuteToolRequest, ExecuteToolResponse,
   ScreenRequest, ScreenResponse, ToolSpec,
 } from '@keel/contracts';
 import { Bus } from '@keel/messaging';
@@ -55,6 +55,11 @@ export class PeersClient {
    */
   async withdrawApprovals(req: ApprovalWithdrawRequest): Promise<number> {
     return (await this.bus.request(Subjects.approvalsWithdraw, req, ApprovalWithdrawResponseSchema, { timeoutMs: APPROVAL_TIMEOUT_MS })).withdrawn;
+  }
+
+  /** Deletes the answers the router cached for one user (part of deleting the user's memory); resolves the rows deleted. */
+  async forgetUserCache(req: CacheForgetUserRequest): Promise<number> {
+    return (await this.bus.request(Subjects.routerCacheForgetUser, req, CacheForgetUserResponseSchema, { timeoutMs: 10_000 })).deleted;
   }
 
   /** The JSON Schemas of an agent's tools, for the model; cached a minute (they change only with a deploy). */

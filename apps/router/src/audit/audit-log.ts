@@ -15,7 +15,7 @@ export interface RouterAuditEntry {
   tenant: string;
   /** The admin's key that acted. */
   actor: Pick<Principal, 'keyId' | 'name'>;
-  /** `budget.override_set`, `budget.override_removed`, `cache.invalidated`. */
+  /** `budget.override_set`, `budget.override_removed`, `cache.invalidated`, `cache.user_forgotten`. */
   action: string;
   target?: string | null;
   details?: Record<string, unknown>;

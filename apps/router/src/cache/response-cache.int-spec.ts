@@ -4,6 +4,7 @@ import type { DataSource } from '@keel/persistence';
 import { createTestDatabase } from '@keel/testing';
 import type { TestDatabase } from '@keel/testing';
 import { Cache1764000000020 } from '../migrations/1764000000020-cache';
+import { CacheUser1764000000050 } from '../migrations/1764000000050-cache-user';
 import type { CacheableRequest, CacheScope } from './cache-key';
 import { cacheKeys } from './cache-key';
 import { ResponseCache } from './response-cache';
@@ -26,8 +27,8 @@ describe('ResponseCache on real Postgres', () => {
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
-    db = await openDatabase({ url: tdb.url, schema: 'router', migrations: [Cache1764000000020] });
-    expect(await migrate(db, 'router')).toEqual(['Cache1764000000020']);
+    db = await openDatabase({ url: tdb.url, schema: 'router', migrations: [Cache1764000000020, CacheUser1764000000050] });
+    expect(await migrate(db, 'router')).toEqual(['Cache1764000000020', 'CacheUser1764000000050']);
   });
 
   afterAll(async () => {
@@ -99,6 +100,31 @@ describe('ResponseCache on real Postgres', () => {
     expect(await a.invalidate({ tenant: 't1' })).toBe(1);
     expect(await fresh().lookup({ ...alice, agent: 'sales' }, ask(Q))).toBeNull();
     expect((await fresh().lookup({ ...alice, tenant: 't2' }, ask(Q)))?.response.content).toBe('z');
+  });
+
+  it('forgets one user: their rows in every agent go, other users, task partitions and tenants stay; replicas stop serving', async () => {
+    const a = fresh();
+    const replica = fresh();
+    const anonymous: CacheScope = { tenant: 't1', agent: 'support', taskId: 'task-3' };
+    await a.store(alice, ask(Q), answer('alice'));
+    await a.store({ ...alice, agent: 'sales' }, ask(Q), answer('alice-sales'));
+    await a.store(bob, ask(Q), answer('bob'));
+    await a.store(anonymous, ask(Q), answer('anonymous'));
+    await a.store({ ...alice, tenant: 't2' }, ask(Q), answer('alice-t2'));
+    expect(await replica.lookup(alice, ask(Q))).not.toBeNull(); // the replica has loaded alice's scope
+    const users = async (): Promise<{ tenant: string; user_id: string | null }[]> => db.query('SELECT tenant, user_id FROM router.response_cache ORDER BY tenant, user_id');
+    expect(await users()).toEqual([
+      { tenant: 't1', user_id: 'alice' }, { tenant: 't1', user_id: 'alice' }, { tenant: 't1', user_id: 'bob' }, { tenant: 't1', user_id: null }, { tenant: 't2', user_id: 'alice' },
+    ]);
+
+    expect(await a.forgetUser('t1', 'alice')).toBe(2);
+    expect(await users()).toEqual([{ tenant: 't1', user_id: 'bob' }, { tenant: 't1', user_id: null }, { tenant: 't2', user_id: 'alice' }]);
+    expect(await a.lookup(alice, ask(Q))).toBeNull();
+    expect(await replica.lookup(alice, ask(Q))).toBeNull(); // its index still had the entry; the table check refuses it
+    expect((await a.lookup(bob, ask(Q)))?.response.content).toBe('bob');
+    expect((await a.lookup(anonymous, ask(Q)))?.response.content).toBe('anonymous');
+    expect((await fresh().lookup({ ...alice, tenant: 't2' }, ask(Q)))?.response.content).toBe('alice-t2');
+    expect(await a.forgetUser('t1', 'alice')).toBe(0);
   });
 
   it('misses rather than fails when the table is unreachable', async () => {

@@ -333,12 +333,12 @@ export class ResponseCache {
     if (this.db) {
       try {
         await this.db.query(
-          `INSERT INTO router.response_cache (scope, key_hash, tenant, agent, semantic_group, embedding, response, created_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0))
+          `INSERT INTO router.response_cache (scope, key_hash, tenant, agent, semantic_group, embedding, response, created_at, expires_at, user_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), $10)
            ON CONFLICT (scope, key_hash) DO UPDATE SET semantic_group = EXCLUDED.semantic_group, embedding = EXCLUDED.embedding,
-             response = EXCLUDED.response, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
+             response = EXCLUDED.response, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, user_id = EXCLUDED.user_id`,
           [keys.scopeKey, entry.key, scope.tenant, scope.agent, entry.group ?? null, entry.group ? Array.from(embedding?.vector ?? []) : null,
-            JSON.stringify(r), entry.createdAt, entry.expiresAt],
+            JSON.stringify(r), entry.createdAt, entry.expiresAt, scope.userId ? scope.userId : null],
         );
         // An invalidation ran while we wrote: the answer predates it, so it must not survive it.
         if (this.gen(scope.tenant) !== gen) {
@@ -372,6 +372,25 @@ export class ResponseCache {
     const rows = (target.agent === undefined
       ? await db.query('WITH d AS (DELETE FROM router.response_cache WHERE tenant = $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [target.tenant])
       : await db.query('WITH d AS (DELETE FROM router.response_cache WHERE tenant = $1 AND agent = $2 RETURNING 1) SELECT count(*)::int AS n FROM d', [target.tenant, target.agent])) as { n: number }[];
+    return rows[0]?.n ?? 0;
+  }
+
+  /**
+   * Deletes a user's cached answers (their partition, in every agent of the tenant) for the deletion
+   * of their memory. The tenant's in-memory indexes are dropped too (they reload from the table), and
+   * a store racing this call is discarded like one racing an invalidation.
+   */
+  async forgetUser(tenant: string, userId: string, q?: { query(sql: string, params?: unknown[]): Promise<unknown> }): Promise<number> {
+    this.tenantGen.set(tenant, this.gen(tenant) + 1);
+    let dropped = 0;
+    for (const [k, idx] of this.scopes) {
+      if (idx.tenant !== tenant) continue;
+      dropped += idx.entries.size;
+      this.scopes.delete(k);
+    }
+    const db = q ?? this.db;
+    if (!db) return dropped;
+    const rows = (await db.query('WITH d AS (DELETE FROM router.response_cache WHERE tenant = $1 AND user_id = $2 RETURNING 1) SELECT count(*)::int AS n FROM d', [tenant, userId])) as { n: number }[];
     return rows[0]?.n ?? 0;
   }
 

@@ -148,3 +148,16 @@ export const BatchItemSettledSchema = z.object({
   status: z.enum(['completed', 'failed']),
 }).strict();
 export type BatchItemSettled = z.infer<typeof BatchItemSettledSchema>;
+
+/**
+ * Request on `keel.v1.router.cache.forget-user`: the orchestrator deletes a user's memory
+ * (`DELETE /v1/memory/users/{id}`) and first asks the router to delete the answers it cached in
+ * that user's partition. `actor` names who asked, for the router's audit row.
+ */
+export const CacheForgetUserRequestSchema = z.object({
+  tenant: z.string().min(1),
+  userId: z.string().min(1).max(200),
+  actor: z.object({ keyId: z.string(), name: z.string() }).strict(),
+}).strict();
+export type CacheForgetUserRequest = z.infer<typeof CacheForgetUserRequestSchema>;
+export const CacheForgetUserResponseSchema = z.object({ deleted: z.number().int().nonnegative() });

@@ -25,6 +25,8 @@ export const Subjects = {
   routerBatchSubmit: 'keel.v1.router.batch.submit',
   /** JetStream, stream KEEL_BATCHES: a batched model turn settled; the orchestrator resumes the task. */
   routerBatchSettled: 'keel.v1.router.batch.settled',
+  /** Request/reply (queue group `router`): delete one user's cached answers (the orchestrator's memory deletion). */
+  routerCacheForgetUser: 'keel.v1.router.cache.forget-user',
   /** Request/reply: execute a tool call (idempotent by key through the ledger). */
   toolsExecute: 'keel.v1.tools.execute',
   /** Request/reply: the tool specs (JSON Schemas) of an agent's tools. */
