@@ -38,9 +38,13 @@ export function isLineEndAt(text: string, i: number): boolean {
  * . ! ? । ؟ followed by whitespace or the end (so "a.io" or "e.g" do not split).
  */
 export function isBoundaryAt(text: string, i: number): boolean {
+  return isLineEndAt(text, i) || isSentenceEndAt(text, i);
+}
+
+/** A sentence end that is not a line end: a CJK full stop / exclamation / question mark, or . ! ? । ؟ before whitespace or the end. */
+function isSentenceEndAt(text: string, i: number): boolean {
   const c = text.charCodeAt(i);
-  if (c === 10 || c === 0x3002 || c === 0xff01 || c === 0xff1f) return true;
-  if (c === 110 || c === 62) return isLineEndAt(text, i);
+  if (c === 0x3002 || c === 0xff01 || c === 0xff1f) return true;
   if (c !== 46 && c !== 33 && c !== 63 && c !== 0x0964 && c !== 0x061f) return false;
   return i + 1 >= text.length || isSpaceCode(text.charCodeAt(i + 1));
 }
@@ -98,9 +102,10 @@ export class TextBreaks {
     const lines: number[] = [];
     const bounds: number[] = [];
     for (let i = 0; i < this.text.length; i++) {
-      if (!isBoundaryAt(this.text, i)) continue;
-      bounds.push(i);
-      if (isLineEndAt(this.text, i)) lines.push(i);
+      // Each character classified once: a line end is also a boundary.
+      const line = isLineEndAt(this.text, i);
+      if (line) lines.push(i);
+      if (line || isSentenceEndAt(this.text, i)) bounds.push(i);
     }
     this.lineEnds = Int32Array.from(lines);
     this.boundaries = Int32Array.from(bounds);
