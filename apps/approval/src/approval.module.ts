@@ -3,7 +3,7 @@ import { AuditQueryResponder } from './audit/audit-query.responder';
 import { ConsoleApiController } from './console/console-api.controller';
 import { ConsoleController } from './console/console.controller';
 import { PendingWatch } from './console/pending-watch.service';
-import { ApprovalCheckResponder } from './gates/approval-check.responder';
+import { GatesResponder } from './gates/gates.responder';
 import { ApprovalsHttpController } from './gates/approvals.http.controller';
 import { BacklogMetrics } from './gates/backlog.metrics';
 import { DecisionPublisher } from './gates/decision.publisher';
@@ -16,6 +16,6 @@ import { Notifier } from './gates/notifier';
 @Module({
   // ConsoleApiController first: its GET /v1/approvals/stream must match before GET /v1/approvals/:id.
   controllers: [ConsoleApiController, ApprovalsHttpController, ConsoleController],
-  providers: [GatesRepository, DecisionSigner, DecisionPublisher, Notifier, GatesService, GateSweeper, ApprovalCheckResponder, BacklogMetrics, PendingWatch, AuditQueryResponder],
+  providers: [GatesRepository, DecisionSigner, DecisionPublisher, Notifier, GatesService, GateSweeper, GatesResponder, BacklogMetrics, PendingWatch, AuditQueryResponder],
 })
 export class ApprovalModule {}

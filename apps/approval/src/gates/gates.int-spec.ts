@@ -9,7 +9,7 @@ import { createLogger, registry } from '@keel/telemetry';
 import { createTestDatabase, startNats, waitFor } from '@keel/testing';
 import type { TestDatabase, TestNats } from '@keel/testing';
 import { APPROVAL_MIGRATIONS } from '../migrations';
-import { ApprovalCheckResponder } from './approval-check.responder';
+import { GatesResponder } from './gates.responder';
 import { argsHash } from './args-hash';
 import { DecisionPublisher } from './decision.publisher';
 import { DecisionSigner } from './decision.signer';
@@ -89,7 +89,7 @@ describe('approval gates on real Postgres and NATS', () => {
     notifier.onApplicationBootstrap();
     gates = new GatesService(repo, publisher, signer, notifier, agents, env, logger);
     sweeper = new GateSweeper(repo, publisher, signer, notifier, agents, env, logger);
-    new ApprovalCheckResponder(bus, gates).onApplicationBootstrap();
+    new GatesResponder(bus, gates).onApplicationBootstrap();
     // Consumed from the stream the way the orchestrator does.
     await orchestrator.consume({ stream: STREAMS.approvals, durable: 'test-decisions', schema: ApprovalDecidedSchema, handler: async (d) => { events.push(d); } });
     await orchestrator.consume({ stream: STREAMS.steps, durable: 'test-steps', schema: StepWorkSchema, handler: async (w) => { resumes.push(w); } });
