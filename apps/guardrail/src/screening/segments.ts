@@ -145,11 +145,6 @@ export class TextBreaks {
   }
 }
 
-/** {@link TextBreaks.blockOf} for one span (build a TextBreaks to widen several). */
-export function blockOf(text: string, start: number, end: number): { start: number; end: number } | undefined {
-  return new TextBreaks(text).blockOf(start, end);
-}
-
 /** {@link TextBreaks.sentenceOf} for one span (build a TextBreaks to widen several). */
 export function sentenceOf(text: string, start: number, end: number): { start: number; end: number } {
   return new TextBreaks(text).sentenceOf(start, end);
